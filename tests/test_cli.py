@@ -1,0 +1,132 @@
+"""The ``textrnn`` command end to end: configs, fit/test/predict, checkpoints, bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO
+
+from textrnn.cli import make_cli
+
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+TINY = str(REPO / "tests" / "assets" / "tiny_classifier.yaml")
+
+
+def _textrnn(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    code = "from textrnn.cli import main; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])
+def test_every_config_runs_one_batch_on_cpu(config, tiny_tsv, monkeypatch, tmp_path):
+    monkeypatch.chdir(REPO)
+    args = ["fit", "--config", str(config), "--trainer.fast_dev_run=true", "--trainer.accelerator=cpu"]
+    args += [
+        "--trainer.logger=false",
+        "--trainer.enable_progress_bar=false",
+        f"--trainer.default_root_dir={tmp_path}",
+    ]
+    if "imdb" in config.name:  # a hub dataset: offline here, so the same recipe on local files
+        args += ["--data.dataset=null", f"--data.train={tiny_tsv['train']}", "--data.text_column=sentence"]
+    cli = make_cli(args)
+    assert cli.model.hparams.vocab_size == len(cli.datamodule.vocab) == cli.model.net.embedding.num_embeddings
+    assert cli.model.vocab == cli.datamodule.vocab.itos
+    assert torch.isfinite(cli.trainer.callback_metrics["train_loss"])
+    if cli.model.task == "char_lm":
+        assert cli.model.hparams.tokenizer == {"kind": "char"} and 60 <= cli.model.hparams.vocab_size <= 70
+        return
+    assert cli.model.hparams.num_classes == 2 and cli.model.hparams.label_names == ["negative", "positive"]
+    matrix = cli.datamodule.embedding_matrix  # the linked pretrained rows reach the embedding layer
+    assert cli.model.hparams.embedding_dim == matrix.shape[1]
+    # one Adam step changes only the rows of the batch's words: the rest are the pretrained rows
+    same = (cli.model.net.embedding.weight.detach().cpu() == matrix).all(dim=1).float().mean()
+    assert same > 0.9
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A classifier fitted on the tiny data through the CLI, with its checkpoint."""
+    root = tmp_path_factory.mktemp("fit")
+    from conftest import TINY_ROWS, write_tsv
+
+    files = {
+        s: str(write_tsv(root / f"{s}.tsv", TINY_ROWS * (4 if s == "train" else 1))) for s in ("train", "dev")
+    }
+    cli = make_cli(
+        [
+            "fit",
+            "--config",
+            TINY,
+            f"--data.train={files['train']}",
+            f"--data.validation={files['dev']}",
+            f"--trainer.default_root_dir={root}",
+        ]
+    )
+    return cli, Path(cli.trainer.checkpoint_callback.best_model_path), files, root
+
+
+def test_fit_learns_and_writes_a_self_contained_checkpoint(trained):
+    cli, ckpt, _, _ = trained
+    assert ckpt.is_file() and float(cli.trainer.checkpoint_callback.best_model_score) == 1.0
+    checkpoint = torch.load(ckpt, weights_only=True)  # plain data only: no pickled objects
+    assert checkpoint["textrnn"]["vocab"]["tokens"] == cli.datamodule.vocab.itos
+    hparams = checkpoint["hyper_parameters"]
+    assert hparams["label_names"] == ["negative", "positive"]
+    assert hparams["tokenizer"] == {"kind": "word", "lowercase": True, "max_length": None}
+    assert "pretrained" not in hparams and "vocab" not in hparams
+    assert all(isinstance(v, (str, int, float, bool, list, dict, type(None))) for v in hparams.values())
+
+
+def test_test_and_predict_reuse_the_checkpoint_vocabulary(trained, tmp_path):
+    _, ckpt, files, _ = trained
+    texts = tmp_path / "texts.txt"
+    texts.write_text("a wonderful film\ni hated it\nzzz unknown words\n")
+    out = tmp_path / "pred.tsv"
+    test = _textrnn(
+        "test", "--config", TINY, f"--data.test={files['dev']}", f"--ckpt_path={ckpt}", cwd=tmp_path
+    )
+    assert test.returncode == 0, test.stderr
+    assert "test_acc" in test.stdout
+    pred = _textrnn(
+        "predict",
+        "--config",
+        TINY,
+        f"--data.predict={texts}",
+        f"--ckpt_path={ckpt}",
+        f"--predictions={out}",
+        cwd=tmp_path,
+    )
+    assert pred.returncode == 0, pred.stderr
+    lines = [line.split("\t") for line in out.read_text().splitlines()]
+    assert [row[0] for row in lines[:2]] == ["positive", "negative"]
+    assert [row[2] for row in lines] == ["a wonderful film", "i hated it", "zzz unknown words"]
+
+
+def test_user_mistakes_get_one_line_and_no_traceback(tmp_path, tiny_tsv):
+    bad_vectors = tmp_path / "bad.txt"
+    bad_vectors.write_text("film 0.1 0.2 0.3\nwonderful 0.1 oops 0.3\n")
+    train = f"--data.train={tiny_tsv['train']}"
+    cases = {
+        ("--data.train=nowhere.tsv",): "nowhere.tsv: no such file",
+        (train, "--data.embeddings.source=nonsense-name"): "nonsense-name",
+        (train, f"--data.embeddings.source={bad_vectors}", "--data.embeddings.dim=3"): "bad.txt line 2",
+        (train, f"--data.embeddings.source={bad_vectors}"): "bad.txt line 1: vectors have 3 numbers but",
+        (train, "--data.text_column=review"): "no column 'review'",
+    }
+    for args, message in cases.items():
+        result = _textrnn(
+            "fit", "--config", TINY, *args, f"--trainer.default_root_dir={tmp_path}", cwd=tmp_path
+        )
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode != 0 and lines[-1].startswith("textrnn: error: ") and message in lines[-1]
+        assert "Traceback" not in result.stderr
+    assert not any(tmp_path.rglob("*.ckpt"))
+
+
+def test_print_config_shows_the_recipe_without_linked_values(tmp_path):
+    result = _textrnn("fit", "--config", str(CONFIGS[0]), "--print_config", cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "class_path: textrnn.SentimentClassifier" in result.stdout
+    assert "pretrained:" not in result.stdout and "\n    vocab_size:" not in result.stdout

@@ -1,0 +1,70 @@
+"""Self-contained checkpoints: read them safely (``weights_only=True``) and check their task."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import torch
+
+from textrnn.errors import UserError
+from textrnn.models import build_net
+
+META_KEY = "textrnn"
+TASKS = {
+    "classification": "load_classifier / textrnn-classify",
+    "char_lm": "load_generator / textrnn-generate",
+}
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint onto the CPU without executing any code stored in it.
+
+    Raises:
+        UserError: the file is missing, truncated, not a checkpoint, or holds pickled objects.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such checkpoint file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = str(err).strip().splitlines()[0]
+        raise UserError(f"{path}: refused, it holds objects that are not plain data ({reason})") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path}: not a readable checkpoint (truncated or corrupt: {reason})") from None
+    if not isinstance(checkpoint, dict) or META_KEY not in checkpoint:
+        raise UserError(f"{path}: not a textrnn checkpoint (no {META_KEY!r} entry)")
+    return checkpoint
+
+
+def read_metadata(path: str | Path, task: str) -> dict:
+    """The vocabulary, labels, tokeniser settings and hyperparameters of a checkpoint of ``task``.
+
+    Raises:
+        UserError: the checkpoint is unreadable or belongs to another task.
+    """
+    checkpoint = load_checkpoint(path)
+    meta = checkpoint[META_KEY]
+    if meta.get("task") != task:
+        found = meta.get("task")
+        raise UserError(f"{path}: a {found} checkpoint, not {task}; use {TASKS.get(found, 'another tool')}")
+    hparams = dict(checkpoint.get("hyper_parameters", {}))
+    return {
+        **meta,
+        "hparams": hparams,
+        "label_names": hparams.get("label_names"),
+        "tokenizer": hparams.get("tokenizer"),
+        "state_dict": checkpoint["state_dict"],
+    }
+
+
+def load_net(path: str | Path, task: str, cls: type[torch.nn.Module]) -> tuple[torch.nn.Module, dict]:
+    """The plain model of a ``task`` checkpoint, weights loaded, with the checkpoint's metadata."""
+    meta = read_metadata(path, task)
+    net = build_net(cls, meta["hparams"])
+    net.load_state_dict(
+        {k.removeprefix("net."): v for k, v in meta["state_dict"].items() if k.startswith("net.")}
+    )
+    return net, meta

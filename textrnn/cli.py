@@ -1,0 +1,120 @@
+"""The ``textrnn`` command: LightningCLI with the data module's facts linked into the model."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from textrnn.callbacks import PredictionWriter
+from textrnn.checkpoint import META_KEY, load_checkpoint
+from textrnn.errors import UserError
+
+# data module attribute -> model argument; the user never types these
+LINKS = {
+    "vocab_size": "vocab_size",
+    "vocab_tokens": "vocab",
+    "tokenizer": "tokenizer",
+    "num_classes": "num_classes",
+    "label_names": "label_names",
+    "embedding_matrix": "pretrained",
+    "trainable_rows": "trainable_rows",
+}
+
+
+def silence_known_noise() -> None:
+    """Hide messages that tell a user nothing actionable, by exact message, not wholesale."""
+    for message in (
+        r"The '\w+_dataloader' does not have many workers",  # 0 workers is our fastest setting
+        r"The number of training batches \(\d+\) is smaller than the logging interval",
+        r"Checkpoint directory .* exists and is not empty",
+        r".*litlogger.*|.*litmodels.*",
+        r"You have overridden `transfer_batch_to_device`",  # we keep packing lengths on the CPU
+        r"Your `IterableDataset` has `__len__` defined",  # character streams use no worker processes
+        r"The dirpath has changed from",  # evaluating a checkpoint elsewhere than it was trained
+        r"`isinstance\(treespec, LeafSpec\)` is deprecated",  # Lightning vs. newer torch, not ours
+    ):
+        warnings.filterwarnings("ignore", message=message)
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(_drop_tips)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("textrnn").setLevel(logging.INFO)
+
+
+def _drop_tips(record: logging.LogRecord) -> bool:
+    text = record.getMessage()
+    return not (
+        text.startswith(("💡 Tip", "TPU available", "HPU available", "The following callbacks returned"))
+        or "litlogger" in text
+    )
+
+
+class TextRNNCLI(LightningCLI):
+    """LightningCLI that links data facts into the model and reuses a checkpoint's vocabulary."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        for source, target in LINKS.items():
+            parser.link_arguments(f"data.{source}", f"model.init_args.{target}", apply_on="instantiate")
+        parser.add_argument("--predictions", default="predictions.tsv", help="predict: the output file")
+
+    def _parse_ckpt_path(self) -> None:
+        """Take the architecture from ``--ckpt_path`` (as LightningCLI does), minus what the data links.
+
+        Overrides LightningCLI's version, which cannot tell linked arguments from the model's own.
+        """
+        subcommand = self.config.get("subcommand")
+        ckpt_path = subcommand and self.config[subcommand].get("ckpt_path")
+        if not ckpt_path or ckpt_path in ("last", "best", "hpc", "registry"):
+            return
+        checkpoint = load_checkpoint(ckpt_path)
+        hparams = checkpoint.get("hyper_parameters", {})
+        init_args = {k: v for k, v in hparams.items() if k not in LINKS.values()}
+        model = {"class_path": checkpoint[META_KEY]["class_path"], "init_args": init_args}
+        self.config = self.parser.parse_object({subcommand: {"model": model}}, self.config)
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand]
+        # evaluation and prediction use the checkpoint's vocabulary, not one rebuilt from train
+        if self.subcommand != "fit" and config.get("ckpt_path") and not config.data.init_args.get("vocab_from"):
+            config.data.init_args.vocab_from = config.ckpt_path
+
+    def before_predict(self) -> None:
+        self.trainer.callbacks.append(PredictionWriter(self.config.predict.predictions))
+
+    def after_fit(self) -> None:
+        for cb in self.trainer.checkpoint_callbacks:
+            if isinstance(cb, ModelCheckpoint) and cb.best_model_path:
+                score = cb.best_model_score
+                print(f"best checkpoint: {cb.best_model_path} ({cb.monitor}={float(score):.4f})")
+
+
+def make_cli(args: list[str] | None = None, run: bool = True) -> TextRNNCLI:
+    """Parse ``args`` (default: ``sys.argv``) and run the subcommand; the CLI keeps trainer, model, data."""
+    silence_known_noise()
+    torch.set_float32_matmul_precision("high")
+    return TextRNNCLI(
+        save_config_kwargs={"overwrite": True},
+        trainer_defaults={
+            "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs"}}
+        },
+        load_from_checkpoint_support=False,
+        auto_configure_optimizers=False,
+        args=args,
+        run=run,
+    )
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``textrnn``: fit, validate, test or predict from a YAML config."""
+    try:
+        make_cli(args)
+    except UserError as err:
+        sys.exit(f"textrnn: error: {err}")
+
+
+if __name__ == "__main__":
+    main()

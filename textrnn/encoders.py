@@ -1,0 +1,80 @@
+"""RNNEncoder: an LSTM/GRU/RNN stack over padded batches, packed so padding never changes a result."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+def make_rnn(
+    cell: str, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool, dropout: float
+) -> nn.RNNBase:
+    """Build the recurrent stack for ``cell`` (batch-first); dropout applies between layers."""
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
+    return CELLS[cell](
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        dropout=dropout if num_layers > 1 else 0.0,
+        batch_first=True,
+    )
+
+
+class RNNEncoder(nn.Module):
+    """A stacked, optionally bidirectional recurrent encoder.
+
+    Args:
+        input_size: Size of each input vector.
+        hidden_size: Units per direction and layer.
+        num_layers: Stacked layers.
+        cell: ``lstm``, ``gru`` or ``rnn`` (tanh).
+        bidirectional: Also read each sequence backwards.
+        dropout: Dropout between stacked layers.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, bidirectional, dropout)
+        self.num_directions = 2 if bidirectional else 1
+        self.output_size = hidden_size * self.num_directions
+
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor | None = None, state: State | None = None
+    ) -> tuple[torch.Tensor, State]:
+        """Encode a batch.
+
+        Args:
+            x: (B, T, input_size) inputs, padded after each sequence's end.
+            lengths: (B,) true lengths on the CPU, or None when no sequence is padded.
+            state: Initial state, (L*D, B, H) or an LSTM's (h, c) pair.
+
+        Returns:
+            outputs (B, T, D*H), zero at padded steps, and the final state of each sequence's
+            last real step (for the backward direction: its first step).
+        """
+        if lengths is None:
+            return self.rnn(x, state)
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out, state = self.rnn(packed, state)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))  # (B, T, D*H)
+        return out, state
+
+    def last_hidden(self, state: State) -> torch.Tensor:
+        """(B, D*H): the top layer's final forward state, concatenated with its final backward state."""
+        h = state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
+        return torch.cat(list(h[-self.num_directions :]), dim=-1)

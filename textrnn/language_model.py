@@ -1,0 +1,111 @@
+"""CharLanguageModel: a thin LightningModule that trains CharLMNet with truncated BPTT."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torchmetrics import MeanMetric
+
+from textrnn.encoders import State
+from textrnn.models import CharLMNet
+from textrnn.tasks import NOT_HPARAMS, TextTask, build_net
+
+
+def detach(state: State) -> State:
+    """Cut the graph at a batch boundary: the next batch starts from these values, not their history."""
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+class CharLanguageModel(TextTask):
+    """Next-character prediction; loss in nats per character, also reported as bits per character
+    and perplexity.
+
+    The recurrent state is carried from one training batch to the next (the data module serves
+    contiguous streams) and reset at every epoch start and for each validation or test run. It lives
+    here, in the training loop, not in the plain model.
+
+    Args:
+        vocab_size: Number of characters (linked from the data module).
+        tokenizer: Tokeniser settings (linked; ``{"kind": "char"}``).
+        embedding_dim: Character vector size.
+        hidden_size: Units per layer.
+        num_layers: Stacked layers.
+        cell: ``lstm``, ``gru`` or ``rnn``.
+        dropout: Dropout on embeddings, between layers and before the head.
+        tie_weights: Share embedding and output matrices (needs ``embedding_dim == hidden_size``).
+        optimizer: Optimiser factory (YAML: ``class_path`` + ``init_args``).
+        scheduler: Learning-rate scheduler factory, stepped once per epoch.
+        vocab: The characters, saved into the checkpoint (linked).
+    """
+
+    task, monitor, monitor_mode = "char_lm", "val_loss", "min"
+
+    def __init__(
+        self,
+        vocab_size: int,
+        tokenizer: dict | None = None,
+        embedding_dim: int = 64,
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        dropout: float = 0.0,
+        tie_weights: bool = False,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        scheduler: LRSchedulerCallable | None = None,
+        vocab: list[str] | None = None,
+    ):
+        super().__init__(optimizer, scheduler, vocab)
+        self.save_hyperparameters(ignore=NOT_HPARAMS)
+        self.net = build_net(CharLMNet, dict(self.hparams))
+        self.eval_loss = MeanMetric()
+        self._state: State | None = None
+
+    def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        return self.net(ids, state)
+
+    def _loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        inputs, targets = batch  # (B, T) each
+        logits, state = self(inputs, self._state)
+        self._state = detach(state)
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+    def on_train_epoch_start(self) -> None:
+        self._state = None
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(batch)
+        self.log("train_loss", loss, prog_bar=True)
+        return loss
+
+    def _evaluate_start(self) -> None:
+        self._saved_train_state, self._state = self._state, None
+        self.eval_loss.reset()
+
+    def _evaluate(self, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+        self.eval_loss.update(self._loss(batch), weight=batch[1].numel())
+
+    def _evaluate_end(self, stage: str) -> None:
+        loss = self.eval_loss.compute()
+        self.log_dict({f"{stage}_loss": loss, f"{stage}_bpc": loss / math.log(2), f"{stage}_ppl": loss.exp()})
+        self._state = self._saved_train_state  # validation inside an epoch must not disturb training
+
+    def on_validation_epoch_start(self) -> None:
+        self._evaluate_start()
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._evaluate_end("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._evaluate_start()
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch)
+
+    def on_test_epoch_end(self) -> None:
+        self._evaluate_end("test")

@@ -1,0 +1,164 @@
+"""Thin LightningModules: losses, metrics, optimisers and checkpoint metadata around plain models."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from textrnn.callbacks import Throughput
+from textrnn.checkpoint import META_KEY
+from textrnn.models import TextClassifierNet, build_net
+
+NOT_HPARAMS = ["pretrained", "vocab", "optimizer", "scheduler"]
+
+
+class TextTask(pl.LightningModule):
+    """What every textrnn task shares: optimiser and scheduler from the YAML, the best-checkpoint
+    callback, throughput logging, and the vocabulary stored in the checkpoint.
+
+    Subclasses set ``task`` (the checkpoint's task name) and ``monitor`` / ``monitor_mode``.
+    """
+
+    task: str
+    monitor: str
+    monitor_mode: str
+
+    def __init__(
+        self, optimizer: OptimizerCallable, scheduler: LRSchedulerCallable | None, vocab: list[str] | None
+    ):
+        super().__init__()
+        self.optimizer, self.scheduler, self.vocab = optimizer, scheduler, vocab
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer(p for p in self.parameters() if p.requires_grad)
+        if self.scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": self.scheduler(optimizer)}
+
+    def configure_callbacks(self) -> list[pl.Callback]:
+        best = ModelCheckpoint(
+            monitor=self.monitor,
+            mode=self.monitor_mode,
+            filename=f"{{epoch}}-{{{self.monitor}:.4f}}",
+            save_last=True,
+        )
+        return [Throughput(), best]
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint[META_KEY] = {
+            "task": self.task,
+            "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
+            "vocab": {"tokens": list(self.vocab or [])},
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.vocab = checkpoint.get(META_KEY, {}).get("vocab", {}).get("tokens")
+
+
+class SentimentClassifier(TextTask):
+    """Text classification with cross-entropy, accuracy and macro-F1.
+
+    ``vocab_size``, ``num_classes``, ``label_names``, ``tokenizer``, ``vocab`` and ``pretrained``
+    come from the data module (linked by the CLI); the rest is the architecture.
+
+    Args:
+        vocab_size: Rows of the embedding.
+        num_classes: Number of classes.
+        label_names: Class names, stored in the checkpoint.
+        tokenizer: Tokeniser settings, stored in the checkpoint.
+        embedding_dim: Word-vector size; taken from ``pretrained`` when that is given.
+        hidden_size: Encoder units per direction.
+        num_layers: Stacked encoder layers.
+        cell: ``lstm``, ``gru`` or ``rnn``.
+        bidirectional: Read both ways.
+        pooling: ``last``, ``mean``, ``max``, ``attention``, or several joined by ``+``.
+        dropout: Dropout between encoder layers and before the head.
+        embedding_dropout: Dropout on word vectors.
+        word_dropout: Share of training tokens replaced by ``<unk>``.
+        freeze_embeddings: Keep the pretrained vectors fixed.
+        trainable_rows: Rows of the training vocabulary (linked); rows after them stay fixed.
+        optimizer: Optimiser factory (YAML: ``class_path`` + ``init_args``).
+        scheduler: Learning-rate scheduler factory, stepped once per epoch.
+        pretrained: Initial embedding matrix (kept out of the hyperparameters).
+        vocab: The vocabulary's tokens, saved into the checkpoint.
+    """
+
+    task, monitor, monitor_mode = "classification", "val_acc", "max"
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        label_names: list[str] | None = None,
+        tokenizer: dict | None = None,
+        embedding_dim: int | None = None,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        bidirectional: bool = True,
+        pooling: str = "max",
+        dropout: float = 0.3,
+        embedding_dropout: float = 0.3,
+        word_dropout: float = 0.0,
+        freeze_embeddings: bool = False,
+        trainable_rows: int | None = None,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        scheduler: LRSchedulerCallable | None = None,
+        pretrained: torch.Tensor | None = None,
+        vocab: list[str] | None = None,
+    ):
+        super().__init__(optimizer, scheduler, vocab)
+        if pretrained is not None:
+            if embedding_dim not in (None, pretrained.shape[1]):
+                raise ValueError(f"embedding_dim={embedding_dim} but the vectors have {pretrained.shape[1]}")
+            embedding_dim = pretrained.shape[1]
+        self.save_hyperparameters(ignore=NOT_HPARAMS)
+        self.hparams.embedding_dim = embedding_dim or 100
+        self.hparams.label_names = label_names or [str(i) for i in range(num_classes)]
+        self.net = build_net(TextClassifierNet, dict(self.hparams), pretrained=pretrained)
+        self.metrics = torch.nn.ModuleDict(
+            {
+                f"{stage}_{name}": metric
+                for stage in ("val", "test")
+                for name, metric in (
+                    ("acc", MulticlassAccuracy(num_classes, average="micro")),
+                    ("f1", MulticlassF1Score(num_classes, average="macro")),
+                )
+            }
+        )
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.net(ids, lengths)
+
+    def transfer_batch_to_device(self, batch: dict, device: torch.device, dataloader_idx: int) -> dict:
+        # pack_padded_sequence wants lengths on the CPU; moving them would force a sync per step
+        return {k: v if k == "lengths" else v.to(device, non_blocking=True) for k, v in batch.items()}
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = F.cross_entropy(self(batch["ids"], batch["lengths"]), batch["labels"])
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
+        return loss
+
+    def _evaluate(self, batch: dict, stage: str) -> None:
+        logits = self(batch["ids"], batch["lengths"])
+        size = len(batch["labels"])
+        self.log(f"{stage}_loss", F.cross_entropy(logits, batch["labels"]), batch_size=size)
+        for name in ("acc", "f1"):
+            metric = self.metrics[f"{stage}_{name}"]
+            metric(logits, batch["labels"])
+            self.log(f"{stage}_{name}", metric, prog_bar=name == "acc", batch_size=size)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        probs = torch.softmax(self(batch["ids"], batch["lengths"]), dim=-1)
+        probability, label_id = probs.max(dim=-1)
+        return {"index": batch["index"], "label_id": label_id, "probability": probability}
