@@ -41,7 +41,7 @@ def characters() -> None:
     loss = float(cli.trainer.checkpoint_callback.best_model_score)
     print(f"\nTiny Shakespeare validation loss after {minutes:.1f} min: {loss:.3f} nats/char")
     print(f"checkpoint: {ckpt}\n")
-    print(load_generator(ckpt, device="cpu").generate("ROMEO:\n", 300, temperature=0.8, seed=1)[0])
+    print("ROMEO:\n" + load_generator(ckpt, device="cpu").generate("ROMEO:\n", 300, temperature=0.8, seed=1)[0])
 
 
 if __name__ == "__main__":
