@@ -103,6 +103,7 @@ def test_test_and_predict_reuse_the_checkpoint_vocabulary(trained, tmp_path):
     lines = [line.split("\t") for line in out.read_text().splitlines()]
     assert [row[0] for row in lines[:2]] == ["positive", "negative"]
     assert [row[2] for row in lines] == ["a wonderful film", "i hated it", "zzz unknown words"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pred.tsv", "texts.txt"]  # nothing else left behind
 
 
 def test_user_mistakes_get_one_line_and_no_traceback(tmp_path, tiny_tsv):
