@@ -31,7 +31,7 @@ class Generator:
 
     def __init__(self, net: CharLMNet, vocab: Vocab, prompt_chunk: int = 4096):
         self.net, self.vocab, self.prompt_chunk = net.eval(), vocab, prompt_chunk
-        self.banned = torch.tensor([Vocab.pad_id, Vocab.unk_id])  # never emit a special token
+        self.banned = torch.tensor([Vocab.pad_id, Vocab.unk_id], device=self.device)  # never emitted
 
     @property
     def device(self) -> torch.device:
