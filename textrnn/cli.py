@@ -94,7 +94,7 @@ class TextRNNCLI(LightningCLI):
                 print(f"best checkpoint: {cb.best_model_path} ({cb.monitor}={float(score):.4f})")
 
 
-def make_cli(args: list[str] | None = None, run: bool = True) -> TextRNNCLI:
+def make_cli(args: list[str] | None = None) -> TextRNNCLI:
     """Parse ``args`` (default: ``sys.argv``) and run the subcommand; the CLI keeps trainer, model, data."""
     silence_known_noise()
     torch.set_float32_matmul_precision("high")
@@ -106,7 +106,6 @@ def make_cli(args: list[str] | None = None, run: bool = True) -> TextRNNCLI:
         load_from_checkpoint_support=False,
         auto_configure_optimizers=False,
         args=args,
-        run=run,
     )
 
 
