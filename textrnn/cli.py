@@ -77,11 +77,12 @@ class TextRNNCLI(LightningCLI):
         self.config = self.parser.parse_object({subcommand: {"model": model}}, self.config)
 
     def before_instantiate_classes(self) -> None:
-        if self.subcommand != "fit":  # the recipe is worth keeping for training runs, not for each evaluation
-            self.save_config_callback = None
+        if self.subcommand == "fit":
+            return
+        self.save_config_callback = None  # the recipe is worth keeping for training runs, not evaluations
         config = self.config[self.subcommand]
         # evaluation and prediction use the checkpoint's vocabulary, not one rebuilt from train
-        if self.subcommand != "fit" and config.get("ckpt_path") and not config.data.init_args.get("vocab_from"):
+        if config.get("ckpt_path") and not config.data.init_args.get("vocab_from"):
             config.data.init_args.vocab_from = config.ckpt_path
 
     def before_predict(self) -> None:

@@ -273,12 +273,9 @@ def _align(found: Found, vocab: Vocab, seed: int) -> tuple[torch.Tensor, torch.T
 def _coverage(vocab: Vocab, hit: torch.Tensor, counts: Counter[str] | None) -> Coverage:
     """Coverage of the non-special types (with ``counts``: of the training types, not of words added
     by ``extend_vocab``); tokens_total counts every training token."""
-    counted = set(vocab.itos) - {PAD, UNK} if counts is None else {t for t, n in counts.items() if n > 0}
-    types = [tok for tok in vocab.itos if tok in counted and tok not in (PAD, UNK)]
-    hits = hit.tolist()
-    found = [
-        tok for tok, is_hit in zip(vocab.itos, hits, strict=True) if is_hit and tok in counted and tok != UNK
-    ]
+    counted = (set(vocab.itos) if counts is None else {t for t, n in counts.items() if n > 0}) - {PAD, UNK}
+    types = [tok for tok in vocab.itos if tok in counted]
+    found = [tok for tok, is_hit in zip(vocab.itos, hit.tolist(), strict=True) if is_hit and tok in counted]
     if counts is None:
         return Coverage(len(found), len(types), len(found), len(types))
     tokens_total = sum(n for tok, n in counts.items() if tok not in (PAD, UNK))
