@@ -8,7 +8,9 @@ import pytest
 import torch
 from conftest import REPO
 
+from textrnn.cells import CELL_TYPES
 from textrnn.cli import make_cli
+from textrnn.recurrent import RecurrentStack
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 TINY = str(REPO / "tests" / "assets" / "tiny_classifier.yaml")
@@ -132,3 +134,25 @@ def test_print_config_shows_the_recipe_without_linked_values(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "class_path: textrnn.SentimentClassifier" in result.stdout
     assert "pretrained:" not in result.stdout and "\n    vocab_size:" not in result.stdout
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "peephole_lstm", "cifg_lstm", "gru"])
+@pytest.mark.parametrize("task", ["classifier", "char"])
+def test_every_equation_cell_trains_in_both_tasks_from_yaml(task, cell, tiny_tsv, tmp_path):
+    """``cell:`` and ``cell_impl:`` in a YAML reach the encoder, and the training step's gradients reach it."""
+    override = tmp_path / "cell.yaml"
+    override.write_text(f"model:\n  init_args:\n    cell: {cell}\n    cell_impl: equations\n")
+    if task == "classifier":
+        config, data = TINY, [f"--data.train={tiny_tsv['train']}"]
+    else:
+        text = tmp_path / "text.txt"
+        text.write_text("To be, or not to be, that is the question.\n" * 20)
+        config, data = str(REPO / "tests" / "assets" / "tiny_char.yaml"), [f"--data.files=[{text}]"]
+    args = ["fit", "--config", config, "--config", str(override), *data, "--trainer.fast_dev_run=true"]
+    cli = make_cli([*args, f"--trainer.default_root_dir={tmp_path}"])
+    stack = cli.model.net.encoder.rnn
+    assert isinstance(stack, RecurrentStack) and type(stack.cells[0]) is CELL_TYPES[cell]
+    assert cli.trainer.global_step == 1 and torch.isfinite(cli.trainer.callback_metrics["train_loss"])
+    adam = cli.trainer.optimizers[0].state
+    for weight in stack.cells[-1].parameters():  # the top layer's every weight got a gradient
+        assert adam[weight]["exp_avg"].abs().sum() > 0

@@ -4,25 +4,29 @@ import torch
 from textrnn.encoders import RNNEncoder
 from textrnn.pooling import Pooling
 
+CELLS = [("lstm", "auto"), ("gru", "auto"), ("rnn", "auto")]
+CELLS += [(c, "equations") for c in ("lstm", "gru", "rnn_tanh", "peephole_lstm", "cifg_lstm")]
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+
+@pytest.mark.parametrize(("cell", "cell_impl"), CELLS, ids=[f"{c}-{i}" for c, i in CELLS])
 @pytest.mark.parametrize("num_layers", [1, 2])
-def test_padding_never_changes_outputs_or_final_states(cell, num_layers):
+def test_padding_never_changes_outputs_or_final_states(cell, cell_impl, num_layers):
     """Each sequence alone equals the same sequence inside a padded batch, in both directions."""
     torch.manual_seed(0)
-    enc = RNNEncoder(4, 5, num_layers=num_layers, cell=cell, bidirectional=True).eval()
+    enc = RNNEncoder(4, 5, num_layers, cell, bidirectional=True, cell_impl=cell_impl).eval()
     lengths = torch.tensor([3, 7, 1, 5])
     x = torch.randn(4, 7, 4)
     x[torch.arange(7) >= lengths[:, None]] = 99.0  # garbage in the padding must not leak
     out, state = enc(x, lengths)
-    h = state[0] if cell == "lstm" else state
+    has_c = isinstance(state, tuple)
+    h = state[0] if has_c else state
     for i, n in enumerate(lengths.tolist()):
         alone_out, alone_state = enc(x[i : i + 1, :n])
-        alone_h = alone_state[0] if cell == "lstm" else alone_state
+        alone_h = alone_state[0] if has_c else alone_state
         torch.testing.assert_close(out[i, :n], alone_out[0], atol=1e-6, rtol=0)
         torch.testing.assert_close(h[:, i], alone_h[:, 0], atol=1e-6, rtol=0)
         assert out[i, n:].abs().max().item() == 0 if n < 7 else True
-        if cell == "lstm":
+        if has_c:
             torch.testing.assert_close(state[1][:, i], alone_state[1][:, 0], atol=1e-6, rtol=0)
 
 

@@ -1,4 +1,9 @@
-"""RNNEncoder: an LSTM/GRU/RNN stack over padded batches, packed so padding never changes a result."""
+"""RNNEncoder: a recurrent stack over padded batches, built so padding never changes a result.
+
+PyTorch's fused ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` run on packed sequences; the from-equation cells
+of :mod:`textrnn.cells` (peephole and coupled-gate LSTMs, or any cell with ``cell_impl="equations"``)
+run in a :class:`~textrnn.recurrent.RecurrentStack` that takes the lengths directly.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,39 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+from textrnn.cells import CELL_TYPES
+from textrnn.recurrent import RecurrentStack, State
 
-CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+ALIASES = {"rnn": "rnn_tanh"}
+FUSED: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN}
+CELL_IMPLS = ("auto", "equations")
 
 
 def make_rnn(
-    cell: str, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool, dropout: float
-) -> nn.RNNBase:
-    """Build the recurrent stack for ``cell`` (batch-first); dropout applies between layers."""
-    if cell not in CELLS:
-        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
-    return CELLS[cell](
-        input_size,
-        hidden_size,
-        num_layers=num_layers,
-        bidirectional=bidirectional,
-        dropout=dropout if num_layers > 1 else 0.0,
-        batch_first=True,
-    )
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    bidirectional: bool,
+    dropout: float,
+    cell_impl: str = "auto",
+) -> nn.RNNBase | RecurrentStack:
+    """Build the batch-first recurrent stack for ``cell``; dropout applies between layers.
+
+    ``cell_impl="auto"`` takes PyTorch's fused kernels where the cell has one; ``"equations"`` always
+    takes the from-equation cells (same weights, same results, slower).
+    """
+    name = ALIASES.get(cell, cell)
+    if name not in CELL_TYPES:
+        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join([*CELL_TYPES, *ALIASES])}")
+    if cell_impl not in CELL_IMPLS:
+        raise ValueError(f"unknown cell_impl {cell_impl!r}; choose one of {', '.join(CELL_IMPLS)}")
+    dropout = dropout if num_layers > 1 else 0.0
+    if cell_impl == "auto" and name in FUSED:
+        return FUSED[name](
+            input_size, hidden_size, num_layers, bidirectional=bidirectional, dropout=dropout, batch_first=True
+        )
+    return RecurrentStack(name, input_size, hidden_size, num_layers, bidirectional, dropout)
 
 
 class RNNEncoder(nn.Module):
@@ -47,9 +66,10 @@ class RNNEncoder(nn.Module):
         cell: str = "lstm",
         bidirectional: bool = True,
         dropout: float = 0.0,
+        cell_impl: str = "auto",
     ):
         super().__init__()
-        self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, bidirectional, dropout)
+        self.rnn = make_rnn(cell, input_size, hidden_size, num_layers, bidirectional, dropout, cell_impl)
         self.num_directions = 2 if bidirectional else 1
         self.output_size = hidden_size * self.num_directions
 
@@ -67,6 +87,8 @@ class RNNEncoder(nn.Module):
             outputs (B, T, D*H), zero at padded steps, and the final state of each sequence's
             last real step (for the backward direction: its first step).
         """
+        if isinstance(self.rnn, RecurrentStack):
+            return self.rnn(x, state, lengths)
         if lengths is None:
             return self.rnn(x, state)
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)

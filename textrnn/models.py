@@ -28,7 +28,8 @@ class TextClassifierNet(nn.Module):
         embedding_dim: Size of the word vectors.
         hidden_size: Encoder units per direction.
         num_layers: Stacked encoder layers.
-        cell: ``lstm``, ``gru`` or ``rnn``.
+        cell: ``lstm``, ``gru``, ``rnn_tanh`` (alias ``rnn``), ``peephole_lstm`` or ``cifg_lstm``.
+        cell_impl: ``auto`` (fused kernels where they exist) or ``equations``.
         bidirectional: Read both ways.
         pooling: ``last``, ``mean``, ``max``, ``attention`` or several joined by ``+``.
         dropout: Dropout between layers and before the head.
@@ -49,6 +50,7 @@ class TextClassifierNet(nn.Module):
         hidden_size: int = 128,
         num_layers: int = 1,
         cell: str = "lstm",
+        cell_impl: str = "auto",
         bidirectional: bool = True,
         pooling: str = "max",
         dropout: float = 0.3,
@@ -62,7 +64,9 @@ class TextClassifierNet(nn.Module):
         self.word_dropout = word_dropout
         self.embedding = WordEmbedding(vocab_size, embedding_dim, pretrained, freeze_embeddings, trainable_rows)
         self.embedding_dropout = nn.Dropout(embedding_dropout)
-        self.encoder = RNNEncoder(embedding_dim, hidden_size, num_layers, cell, bidirectional, dropout)
+        self.encoder = RNNEncoder(
+            embedding_dim, hidden_size, num_layers, cell, bidirectional, dropout, cell_impl
+        )
         self.pooling = Pooling(pooling, self.encoder.output_size)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(self.pooling.output_size, num_classes)
@@ -87,7 +91,8 @@ class CharLMNet(nn.Module):
         embedding_dim: Size of the character vectors.
         hidden_size: Units per layer.
         num_layers: Stacked layers.
-        cell: ``lstm``, ``gru`` or ``rnn``.
+        cell: ``lstm``, ``gru``, ``rnn_tanh`` (alias ``rnn``), ``peephole_lstm`` or ``cifg_lstm``.
+        cell_impl: ``auto`` (fused kernels where they exist) or ``equations``.
         dropout: Dropout between layers and before the head.
         tie_weights: Share the embedding matrix with the output layer (needs
             ``embedding_dim == hidden_size``).
@@ -100,12 +105,13 @@ class CharLMNet(nn.Module):
         hidden_size: int = 256,
         num_layers: int = 1,
         cell: str = "lstm",
+        cell_impl: str = "auto",
         dropout: float = 0.0,
         tie_weights: bool = False,
     ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
-        self.encoder = RNNEncoder(embedding_dim, hidden_size, num_layers, cell, False, dropout)
+        self.encoder = RNNEncoder(embedding_dim, hidden_size, num_layers, cell, False, dropout, cell_impl)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
         if tie_weights:
