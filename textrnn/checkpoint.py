@@ -31,7 +31,7 @@ def load_checkpoint(path: str | Path) -> dict:
     except pickle.UnpicklingError as err:
         reason = str(err).strip().splitlines()[0]
         raise UserError(f"{path}: refused, it holds objects that are not plain data ({reason})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
+    except Exception as err:  # torch's unpickler fails in many ways on a file that is not a checkpoint
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: not a readable checkpoint (truncated or corrupt: {reason})") from None
     if not isinstance(checkpoint, dict) or META_KEY not in checkpoint:

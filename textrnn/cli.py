@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import warnings
@@ -110,8 +111,14 @@ def make_cli(args: list[str] | None = None) -> TextRNNCLI:
     )
 
 
+TOOLS = {"gates": "textrnn.gates"}  # subcommands outside LightningCLI: name -> module with main(argv)
+
+
 def main(args: list[str] | None = None) -> None:
-    """Entry point of ``textrnn``: fit, validate, test or predict from a YAML config."""
+    """Entry point of ``textrnn``: fit, validate, test or predict from a YAML config, or ``gates``."""
+    args = sys.argv[1:] if args is None else args
+    if args and args[0] in TOOLS:
+        return importlib.import_module(TOOLS[args[0]]).main(args[1:])
     try:
         make_cli(args)
     except UserError as err:

@@ -74,7 +74,7 @@ class RecurrentStack(nn.Module):
     ):
         super().__init__()
         self.num_layers, self.num_directions, self.dropout = num_layers, 2 if bidirectional else 1, dropout
-        self.hidden_size = hidden_size
+        self.cell, self.hidden_size = cell, hidden_size
         cls = CELL_TYPES[cell]
         self.cells = nn.ModuleList(
             cls(input_size if layer == 0 else hidden_size * self.num_directions, hidden_size)
@@ -103,7 +103,11 @@ class RecurrentStack(nn.Module):
         lengths: torch.Tensor | None = None,
         record: bool = True,
     ) -> tuple[torch.Tensor, State, list[dict[str, torch.Tensor]]]:
-        """:meth:`forward`, plus each cell's gates (B, T, H) in layer-major order (layer * D + direction)."""
+        """:meth:`forward`, plus each cell's gates (B, T, H) in the input's time order.
+
+        The gate dicts come in layer-major order (index ``layer * D + direction``); values after a
+        sequence's end are those of steps that never reach a real one.
+        """
         x = x.transpose(0, 1)  # (T, B, I)
         initial = self._split_state(state, x)
         finals, traces = [], []
@@ -113,7 +117,10 @@ class RecurrentStack(nn.Module):
                 index = layer * self.num_directions + direction
                 inputs = x if direction == 0 else reverse_padded(x, lengths)
                 hidden, final, gates = run_cell(self.cells[index], inputs, initial[index], lengths, record)
-                outputs.append(hidden if direction == 0 else reverse_padded(hidden, lengths))
+                if direction == 1:  # back to the input's time order
+                    hidden = reverse_padded(hidden, lengths)
+                    gates = {k: reverse_padded(v, lengths) for k, v in gates.items()}
+                outputs.append(hidden)
                 finals.append(final)
                 traces.append({k: v.transpose(0, 1) for k, v in gates.items()})
             x = torch.cat(outputs, dim=-1)  # (T, B, D*H)
