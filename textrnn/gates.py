@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -111,13 +110,12 @@ def save_trace(trace: GateTrace, png: str | Path, units: int = 64) -> Path:
         (npz, lambda f: np.savez(f, **arrays, **meta)),
         (png, lambda f: plot_gates(trace.gates, trace.tokens, title, f, units)),
     ):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-        os.close(fd)
+        tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")  # the suffix picks the format
         try:
             write(tmp)
             os.replace(tmp, path)
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
     return npz
 
 
