@@ -8,23 +8,35 @@ import time
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.trainer.states import TrainerFn
 
 
 class Throughput(pl.Callback):
-    """Log ``train_tokens_per_sec`` and ``train_epoch_sec`` once per epoch.
+    """Log ``train_tokens_per_sec`` and ``train_epoch_sec`` (training time only) once per epoch.
 
     Tokens are counted from a classification batch's ``lengths`` (CPU tensors) or a character
-    batch's shape, so counting forces no device sync.
+    batch's shape, so counting forces no device sync. Validation runs inside the epoch (at its end,
+    or every ``val_check_interval``) are timed separately and left out.
     """
 
+    def __init__(self):
+        self.tokens, self.start, self.validating, self.validation_start = 0, 0.0, 0.0, 0.0
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.tokens, self.start = 0, time.perf_counter()
+        self.tokens, self.start, self.validating = 0, time.perf_counter(), 0.0
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.validation_start = time.perf_counter()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking:
+            self.validating += time.perf_counter() - self.validation_start
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         self.tokens += int(batch["lengths"].sum()) if isinstance(batch, dict) else batch[0].numel()
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        seconds = time.perf_counter() - self.start
+        seconds = time.perf_counter() - self.start - self.validating
         pl_module.log("train_tokens_per_sec", self.tokens / seconds, rank_zero_only=True)
         pl_module.log("train_epoch_sec", seconds, rank_zero_only=True)
 

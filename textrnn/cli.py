@@ -77,6 +77,18 @@ class TextRNNCLI(LightningCLI):
         model = {"class_path": checkpoint[META_KEY]["class_path"], "init_args": init_args}
         self.config = self.parser.parse_object({subcommand: {"model": model}}, self.config)
 
+    def instantiate_classes(self) -> None:
+        """Build data, model and trainer; a constructor's ValueError is the user's setting, so one line."""
+        try:
+            super().instantiate_classes()
+        except ValueError as err:
+            root = err
+            while root.__cause__ is not None:  # jsonargparse wraps the constructor's error, values and all
+                root = root.__cause__
+            if root is err or not isinstance(root, ValueError):
+                raise
+            raise UserError(str(root)) from None
+
     def before_instantiate_classes(self) -> None:
         if self.subcommand == "fit":
             return

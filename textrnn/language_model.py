@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torchmetrics import MeanMetric
 
+from textrnn.clipping import GradClip
 from textrnn.encoders import State
 from textrnn.models import CharLMNet
 from textrnn.tasks import NOT_HPARAMS, TextTask, build_net
@@ -33,9 +34,14 @@ class CharLanguageModel(TextTask):
         embedding_dim: Character vector size.
         hidden_size: Units per layer.
         num_layers: Stacked layers.
-        cell: ``lstm``, ``gru`` or ``rnn``.
+        cell: ``lstm``, ``gru``, ``rnn_tanh`` (alias ``rnn``), ``peephole_lstm`` or ``cifg_lstm``.
+        cell_impl: ``auto`` (PyTorch's fused kernels where the cell has one) or ``equations``.
         dropout: Dropout on embeddings, between layers and before the head.
         tie_weights: Share embedding and output matrices (needs ``embedding_dim == hidden_size``).
+        grad_clip: Gradient clipping: ``value`` (each element into ``[-max, max]``), ``norm`` (each
+            tensor's L2 norm to at most ``max``), ``global_norm`` (all gradients scaled together to an
+            L2 norm of at most ``max``, keeping the direction), or ``None`` for none.
+        grad_clip_max: The ``max`` of ``grad_clip``.
         optimizer: Optimiser factory (YAML: ``class_path`` + ``init_args``).
         scheduler: Learning-rate scheduler factory, stepped once per epoch.
         vocab: The characters, saved into the checkpoint (linked).
@@ -51,13 +57,16 @@ class CharLanguageModel(TextTask):
         hidden_size: int = 256,
         num_layers: int = 1,
         cell: str = "lstm",
+        cell_impl: str = "auto",
         dropout: float = 0.0,
         tie_weights: bool = False,
+        grad_clip: GradClip | None = None,
+        grad_clip_max: float = 1.0,
         optimizer: OptimizerCallable = torch.optim.Adam,
         scheduler: LRSchedulerCallable | None = None,
         vocab: list[str] | None = None,
     ):
-        super().__init__(optimizer, scheduler, vocab)
+        super().__init__(optimizer, scheduler, vocab, grad_clip, grad_clip_max)
         self.save_hyperparameters(ignore=NOT_HPARAMS)
         self.net = build_net(CharLMNet, dict(self.hparams))
         self.eval_loss = MeanMetric()

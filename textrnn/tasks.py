@@ -11,14 +11,16 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from textrnn.callbacks import Throughput
 from textrnn.checkpoint import META_KEY
+from textrnn.clipping import GradClip, check_mode, clip_gradients, global_grad_norm
 from textrnn.models import TextClassifierNet, build_net
 
 NOT_HPARAMS = ["pretrained", "vocab", "optimizer", "scheduler"]
 
 
 class TextTask(pl.LightningModule):
-    """What every textrnn task shares: optimiser and scheduler from the YAML, the best-checkpoint
-    callback, throughput logging, and the vocabulary stored in the checkpoint.
+    """What every textrnn task shares: optimiser and scheduler from the YAML, gradient clipping and
+    the logged gradient norm, the best-checkpoint callback, throughput logging, and the vocabulary
+    stored in the checkpoint.
 
     Subclasses set ``task`` (the checkpoint's task name) and ``monitor`` / ``monitor_mode``.
     """
@@ -28,16 +30,46 @@ class TextTask(pl.LightningModule):
     monitor_mode: str
 
     def __init__(
-        self, optimizer: OptimizerCallable, scheduler: LRSchedulerCallable | None, vocab: list[str] | None
+        self,
+        optimizer: OptimizerCallable,
+        scheduler: LRSchedulerCallable | None,
+        vocab: list[str] | None,
+        grad_clip: GradClip | None = None,
+        grad_clip_max: float = 1.0,
     ):
         super().__init__()
         self.optimizer, self.scheduler, self.vocab = optimizer, scheduler, vocab
+        if grad_clip is not None:
+            check_mode(grad_clip)
+            if not grad_clip_max > 0:
+                raise ValueError(f"grad_clip_max must be positive, not {grad_clip_max}")
+        self.grad_clip, self.grad_clip_max = grad_clip, grad_clip_max
 
     def configure_optimizers(self):
         optimizer = self.optimizer(p for p in self.parameters() if p.requires_grad)
         if self.scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": self.scheduler(optimizer)}
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Lightning calls this after AMP unscaling and before clipping: the norm the loss really produced
+        self.log("grad_norm", global_grad_norm(self.parameters()), on_step=True, on_epoch=False)
+
+    def configure_gradient_clipping(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        if self.grad_clip is None:  # the Trainer's gradient_clip_val, if any, as Lightning does it
+            self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+            return
+        if gradient_clip_val:
+            raise ValueError(
+                f"both the model's grad_clip={self.grad_clip!r} and the Trainer's "
+                f"gradient_clip_val={gradient_clip_val} are set: keep one"
+            )
+        clip_gradients(self.parameters(), self.grad_clip, self.grad_clip_max)
 
     def configure_callbacks(self) -> list[pl.Callback]:
         best = ModelCheckpoint(
@@ -73,7 +105,8 @@ class SentimentClassifier(TextTask):
         embedding_dim: Word-vector size; taken from ``pretrained`` when that is given.
         hidden_size: Encoder units per direction.
         num_layers: Stacked encoder layers.
-        cell: ``lstm``, ``gru`` or ``rnn``.
+        cell: ``lstm``, ``gru``, ``rnn_tanh`` (alias ``rnn``), ``peephole_lstm`` or ``cifg_lstm``.
+        cell_impl: ``auto`` (PyTorch's fused kernels where the cell has one) or ``equations``.
         bidirectional: Read both ways.
         pooling: ``last``, ``mean``, ``max``, ``attention``, or several joined by ``+``.
         dropout: Dropout between encoder layers and before the head.
@@ -81,6 +114,10 @@ class SentimentClassifier(TextTask):
         word_dropout: Share of training tokens replaced by ``<unk>``.
         freeze_embeddings: Keep the pretrained vectors fixed.
         trainable_rows: Rows of the training vocabulary (linked); rows after them stay fixed.
+        grad_clip: Gradient clipping: ``value`` (each element into ``[-max, max]``), ``norm`` (each
+            tensor's L2 norm to at most ``max``), ``global_norm`` (all gradients scaled together to an
+            L2 norm of at most ``max``, keeping the direction), or ``None`` for none.
+        grad_clip_max: The ``max`` of ``grad_clip``.
         optimizer: Optimiser factory (YAML: ``class_path`` + ``init_args``).
         scheduler: Learning-rate scheduler factory, stepped once per epoch.
         pretrained: Initial embedding matrix (kept out of the hyperparameters).
@@ -99,6 +136,7 @@ class SentimentClassifier(TextTask):
         hidden_size: int = 128,
         num_layers: int = 1,
         cell: str = "lstm",
+        cell_impl: str = "auto",
         bidirectional: bool = True,
         pooling: str = "max",
         dropout: float = 0.3,
@@ -106,12 +144,14 @@ class SentimentClassifier(TextTask):
         word_dropout: float = 0.0,
         freeze_embeddings: bool = False,
         trainable_rows: int | None = None,
+        grad_clip: GradClip | None = None,
+        grad_clip_max: float = 1.0,
         optimizer: OptimizerCallable = torch.optim.Adam,
         scheduler: LRSchedulerCallable | None = None,
         pretrained: torch.Tensor | None = None,
         vocab: list[str] | None = None,
     ):
-        super().__init__(optimizer, scheduler, vocab)
+        super().__init__(optimizer, scheduler, vocab, grad_clip, grad_clip_max)
         if pretrained is not None:
             if embedding_dim not in (None, pretrained.shape[1]):
                 raise ValueError(f"embedding_dim={embedding_dim} but the vectors have {pretrained.shape[1]}")
