@@ -156,3 +156,22 @@ def test_every_equation_cell_trains_in_both_tasks_from_yaml(task, cell, tiny_tsv
     adam = cli.trainer.optimizers[0].state
     for weight in stack.cells[-1].parameters():  # the top layer's every weight got a gradient
         assert adam[weight]["exp_avg"].abs().sum() > 0
+
+
+@pytest.mark.parametrize("task", ["classifier", "char", "char-peephole_lstm"])
+def test_bf16_mixed_precision_trains_both_tasks(task, tiny_tsv, tmp_path):
+    """``precision: bf16-mixed`` runs the forward in bfloat16 where autocast allows, weights stay float32."""
+    if task == "classifier":
+        config, data = TINY, [f"--data.train={tiny_tsv['train']}"]
+    else:
+        text = tmp_path / "text.txt"
+        text.write_text("To be, or not to be, that is the question.\n" * 20)
+        config, data = str(REPO / "tests" / "assets" / "tiny_char.yaml"), [f"--data.files=[{text}]"]
+        data += ["--model.init_args.cell=peephole_lstm"] if task.endswith("peephole_lstm") else []
+    args = ["fit", "--config", config, *data, "--trainer.precision=bf16-mixed", "--trainer.max_steps=3"]
+    cli = make_cli([*args, "--trainer.limit_val_batches=0", f"--trainer.default_root_dir={tmp_path}"])
+    assert cli.trainer.global_step == 3 and torch.isfinite(cli.trainer.callback_metrics["train_loss"])
+    assert {p.dtype for p in cli.model.parameters()} == {torch.float32}
+    with cli.trainer.precision_plugin.forward_context():
+        head = cli.model.net.head(torch.zeros(1, cli.model.net.head.in_features))
+    assert head.dtype == torch.bfloat16

@@ -129,8 +129,13 @@ class CharLMData(VocabDataModule):
     def _loader(self, part: str, batch_size: int, seq_len: int) -> DataLoader:
         if part not in self.parts:
             raise UserError(f"data: no {part} part (set data.{part.replace('validation', 'val')}_fraction)")
+        data, trainer = self.parts[part], self.trainer
+        if trainer is not None and trainer.world_size > 1:
+            # each process streams its own contiguous slice; equal slices give equal batch counts
+            size = len(data) // trainer.world_size
+            data = data[trainer.global_rank * size : (trainer.global_rank + 1) * size]
         # an iterable dataset keeps batch order: Lightning adds no sampler that would break the streams
-        return DataLoader(CharStreams(self.parts[part], batch_size, seq_len), batch_size=None)
+        return DataLoader(CharStreams(data, batch_size, seq_len), batch_size=None)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, self.seq_len)

@@ -90,7 +90,7 @@ class TextRNNCLI(LightningCLI):
             raise UserError(str(root)) from None
 
     def before_instantiate_classes(self) -> None:
-        if self.subcommand == "fit":
+        if self.subcommand in (None, "fit"):  # None: built with run=False
             return
         self.save_config_callback = None  # the recipe is worth keeping for training runs, not evaluations
         config = self.config[self.subcommand]
@@ -108,17 +108,24 @@ class TextRNNCLI(LightningCLI):
                 print(f"best checkpoint: {cb.best_model_path} ({cb.monitor}={float(score):.4f})")
 
 
-def make_cli(args: list[str] | None = None) -> TextRNNCLI:
-    """Parse ``args`` (default: ``sys.argv``) and run the subcommand; the CLI keeps trainer, model, data."""
+def make_cli(args: list[str] | None = None, run: bool = True) -> TextRNNCLI:
+    """Parse ``args`` (default: ``sys.argv``) and run the subcommand; the CLI keeps trainer, model, data.
+
+    With ``run=False`` the arguments name no subcommand and the CLI only builds the three objects.
+    """
     silence_known_noise()
     torch.set_float32_matmul_precision("high")
     return TextRNNCLI(
         save_config_kwargs={"overwrite": True},
         trainer_defaults={
-            "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs"}}
+            "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs"}},
+            # the data modules shard their own batches across processes (a length-bucketing sampler and
+            # contiguous character streams), which Lightning's DistributedSampler would break
+            "use_distributed_sampler": False,
         },
         load_from_checkpoint_support=False,
         auto_configure_optimizers=False,
+        run=run,
         args=args,
     )
 

@@ -98,7 +98,8 @@ class CharLanguageModel(TextTask):
 
     def _evaluate_end(self, stage: str) -> None:
         loss = self.eval_loss.compute()
-        self.log_dict({f"{stage}_loss": loss, f"{stage}_bpc": loss / math.log(2), f"{stage}_ppl": loss.exp()})
+        metrics = {f"{stage}_loss": loss, f"{stage}_bpc": loss / math.log(2), f"{stage}_ppl": loss.exp()}
+        self.log_dict(metrics, sync_dist=True)  # equal on every process already; this says so to Lightning
         self._state = self._saved_train_state  # validation inside an epoch must not disturb training
 
     def on_validation_epoch_start(self) -> None:

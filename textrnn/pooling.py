@@ -49,6 +49,7 @@ class Pooling(nn.Module):
             return (outputs * m).sum(1) / m.sum(1).clamp(min=1)
         if kind == "max":
             return outputs.masked_fill(~m, torch.finfo(outputs.dtype).min).amax(1)
-        scores = (outputs @ self.query).masked_fill(~mask, torch.finfo(outputs.dtype).min)  # (B, T)
+        scores = outputs @ self.query  # (B, T); bfloat16 under autocast even when outputs are float32
+        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
         weights = torch.softmax(scores, dim=1).unsqueeze(-1)  # (B, T, 1)
         return (weights * outputs).sum(1)

@@ -186,7 +186,7 @@ class SentimentClassifier(TextTask):
     def _evaluate(self, batch: dict, stage: str) -> None:
         logits = self(batch["ids"], batch["lengths"])
         size = len(batch["labels"])
-        self.log(f"{stage}_loss", F.cross_entropy(logits, batch["labels"]), batch_size=size)
+        self.log(f"{stage}_loss", F.cross_entropy(logits, batch["labels"]), batch_size=size, sync_dist=True)
         for name in ("acc", "f1"):
             metric = self.metrics[f"{stage}_{name}"]
             metric(logits, batch["labels"])
