@@ -6,12 +6,22 @@ import re
 
 # PTB-style word pieces, matching how GloVe and SST-2 split English text:
 # "don't" -> "do", "n't"; "it's" -> "it", "'s"; "well-made" stays whole; "..." is one token.
+# Branches that start at a word character sit under one leading \w, so a space or a symbol rejects them
+# after one character test; and a word followed by neither ' nor . (most words) is taken first, before
+# the negation-stem branch scans it and backs off it character by character. Branches that can match at
+# the same position keep their order, so the tokens are those of the plain list of alternatives
+# (\w+(?=n't\b) | n't\b | '(?:s|re|..)\b | (?:\w\.){2,} | \w+(?:..)* | ...) at about 1.5x its speed.
+_CLITIC = r"(?:s|re|ve|ll|d|m)\b"
+_JOINED = rf"(?:[-.]\w+|'(?!{_CLITIC})\w+)*"  # joined words: well-made, 3.5, rock'n'roll
 _WORD_RE = re.compile(
-    r"\w+(?=n't\b)"  # the stem before a negation clitic
-    r"|n't\b"  # the clitic itself
-    r"|'(?:s|re|ve|ll|d|m)\b"  # other clitics
-    r"|(?:\w\.){2,}"  # abbreviations such as u.s.
-    r"|\w+(?:[-.]\w+|'(?!(?:s|re|ve|ll|d|m)\b)\w+)*"  # words: well-made, 3.5, rock'n'roll
+    r"\w(?:"  # a token starting with a word character:
+    rf"\w*(?![\w.']){_JOINED}"  # a word not followed by ' or . (none of the next three can match then)
+    r"|\w*(?=n't\b)"  # the stem before a negation clitic
+    r"|(?<=n)'t\b"  # the clitic n't itself
+    r"|\.\w\.(?:\w\.)*"  # abbreviations such as u.s.
+    rf"|\w*{_JOINED}"  # other words
+    r")"
+    rf"|'{_CLITIC}"  # other clitics
     r"|\.\.\.|--"
     r"|[^\w\s]",  # any other single symbol
     re.IGNORECASE,
@@ -29,7 +39,8 @@ def word_tokenize(text: str, lowercase: bool = True) -> list[str]:
     Returns:
         The tokens in order; empty for empty or whitespace-only text.
     """
-    text = _HTML_BREAK_RE.sub(" ", text)
+    if "<" in text:  # the substitution costs more than this test, and most texts have no tag
+        text = _HTML_BREAK_RE.sub(" ", text)
     if lowercase:
         text = text.lower()
     return _WORD_RE.findall(text)
