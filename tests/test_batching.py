@@ -54,3 +54,12 @@ def test_replicas_get_disjoint_equal_shares():
     shares = [list(BucketBatchSampler(lengths, 32, seed=1, num_replicas=2, rank=r)) for r in (0, 1)]
     assert len(shares[0]) == len(shares[1])
     assert not {i for b in shares[0] for i in b} & {i for b in shares[1] for i in b}
+
+
+def test_batch_fetch_equals_item_by_item():
+    data = EncodedTexts([[5, 6, 7], [8], [9, 10], [11, 12, 13, 14]], [1, 0, 1, 0])
+    items = data.__getitems__([3, 0, 2])
+    expected = [(3, [11, 12, 13, 14], 0), (0, [5, 6, 7], 1), (2, [9, 10], 1)]
+    assert [(i, s.tolist(), y) for i, s, y in items] == expected
+    unlabelled = EncodedTexts([[5, 6], [7]])
+    assert [(i, s.tolist(), y) for i, s, y in unlabelled.__getitems__([1])] == [(1, [7], -1)]

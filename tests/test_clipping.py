@@ -188,6 +188,7 @@ def fit_tiny(model: SentimentClassifier, **trainer_kwargs) -> tuple[pl.Trainer, 
         enable_progress_bar=False,
         enable_model_summary=False,
         callbacks=[record],
+        log_every_n_steps=1,  # grad_norm is computed on the steps the logger writes
         **trainer_kwargs,
     )
     trainer.fit(model, train_dataloaders=DataLoader(batches, batch_size=None))

@@ -31,6 +31,13 @@ class EncodedTexts(Dataset):
         label = -1 if self.labels is None else int(self.labels[index])
         return index, self.ids[start:end], label
 
+    def __getitems__(self, indices: list[int]) -> list[tuple[int, torch.Tensor, int]]:
+        """A whole batch at once (the DataLoader's fast path): one conversion of offsets and labels."""
+        rows = torch.tensor(indices)
+        starts, ends = self.offsets[rows].tolist(), self.offsets[rows + 1].tolist()
+        labels = [-1] * len(indices) if self.labels is None else self.labels[rows].tolist()
+        return [(i, self.ids[a:b], y) for i, a, b, y in zip(indices, starts, ends, labels)]
+
 
 def pad_batch(items: list[tuple[int, torch.Tensor, int]]) -> dict[str, torch.Tensor]:
     """Collate to ``ids`` (B, T) padded with 0 up to the longest text, ``lengths``, ``labels``, ``index``."""

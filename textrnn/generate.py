@@ -31,7 +31,8 @@ class Generator:
 
     def __init__(self, net: CharLMNet, vocab: Vocab, prompt_chunk: int = 4096):
         self.net, self.vocab, self.prompt_chunk = net.eval(), vocab, prompt_chunk
-        self.banned = torch.tensor([Vocab.pad_id, Vocab.unk_id], device=self.device)  # never emitted
+        self.banned = torch.zeros(len(vocab), dtype=torch.bool, device=self.device)
+        self.banned[[Vocab.pad_id, Vocab.unk_id]] = True  # never emitted
 
     @property
     def device(self) -> torch.device:
@@ -89,7 +90,7 @@ class Generator:
         texts = [""] * num_samples
         done = [False] * num_samples
         for t in range(length):
-            logits[:, self.banned] = float("-inf")
+            logits.masked_fill_(self.banned, float("-inf"))
             out[:, t] = sample_next(logits, generator=gen, **options)
             if (watch and self._watch(out[:, t].tolist(), texts, done, stop, stream)) or t + 1 == length:
                 break
