@@ -44,3 +44,12 @@ def test_sampling_follows_the_distribution_and_the_seed():
     nucleus = sample_next(logits, top_p=0.8, generator=torch.Generator().manual_seed(0))
     freq = torch.bincount(nucleus, minlength=4) / 20000
     assert freq[0] == freq[2] == 0 and math.isclose(freq[1], 0.5 / 0.8, abs_tol=0.015)
+
+
+def test_the_exponential_race_draws_what_multinomial_draws():
+    """Same seed, same ids as ``torch.multinomial``: the race is its one-sample method, without the checks."""
+    logits = torch.randn(256, 40, generator=torch.Generator().manual_seed(5))
+    ours = sample_next(logits, temperature=0.8, generator=torch.Generator().manual_seed(7))
+    probs = torch.softmax(logits / 0.8, dim=-1)
+    reference = torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(7)).squeeze(-1)
+    assert torch.equal(ours, reference)

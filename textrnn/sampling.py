@@ -53,7 +53,8 @@ def sample_next(
     if temperature != 1.0:
         logits = logits / temperature
     probs = torch.softmax(filter_top_p(filter_top_k(logits, top_k), top_p), dim=-1)
-    # an exponential race: argmax_i p_i / E_i with E_i ~ Exp(1) is i with probability p_i, the
-    # distribution torch.multinomial draws from, in half its time, which counts at one character per step
+    # an exponential race: argmax_i p_i / E_i with E_i ~ Exp(1) is i with probability p_i. It is how
+    # torch.multinomial draws one sample (same numbers from the same generator), minus its checks,
+    # which take half the time at one character per step
     race = torch.empty_like(probs).exponential_(generator=generator)
     return (probs / race).argmax(dim=-1)
