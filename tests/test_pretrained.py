@@ -205,7 +205,7 @@ def test_crlf_blank_lines_no_final_newline_and_duplicates(tmp_path, caplog):
 @given(
     st.dictionaries(
         st.text(st.characters(categories=["L", "N", "P", "S"]), min_size=1, max_size=8),
-        st.lists(st.floats(width=32, allow_nan=False), min_size=3, max_size=3),
+        st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=3, max_size=3),
         min_size=1,
         max_size=8,
     )

@@ -33,7 +33,7 @@ class EncodedTexts(Dataset):
 
     def __getitems__(self, indices: list[int]) -> list[tuple[int, torch.Tensor, int]]:
         """A whole batch at once (the DataLoader's fast path): one conversion of offsets and labels."""
-        rows = torch.tensor(indices)
+        rows = torch.tensor(indices, dtype=torch.long)  # an empty list would give a float tensor
         starts, ends = self.offsets[rows].tolist(), self.offsets[rows + 1].tolist()
         labels = [-1] * len(indices) if self.labels is None else self.labels[rows].tolist()
         return [(i, self.ids[a:b], y) for i, a, b, y in zip(indices, starts, ends, labels)]

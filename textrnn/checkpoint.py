@@ -29,14 +29,28 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = str(err).strip().splitlines()[0]
-        raise UserError(f"{path}: refused, it holds objects that are not plain data ({reason})") from None
+        raise UserError(
+            f"{path}: refused, it holds objects that are not plain data ({_unsafe_reason(err)}); "
+            "loading it could run code stored in it"
+        ) from None
     except Exception as err:  # torch's unpickler fails in many ways on a file that is not a checkpoint
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: not a readable checkpoint (truncated or corrupt: {reason})") from None
     if not isinstance(checkpoint, dict) or META_KEY not in checkpoint:
         raise UserError(f"{path}: not a textrnn checkpoint (no {META_KEY!r} entry)")
     return checkpoint
+
+
+def _unsafe_reason(err: Exception) -> str:
+    """The line of torch's refusal that names what was refused (e.g. ``GLOBAL posix.system``).
+
+    torch's message also suggests retrying with ``weights_only=False``: advice not to repeat for a
+    file of unknown origin.
+    """
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    named = [line for line in lines if "GLOBAL" in line or "Unsupported" in line or "unsupported" in line]
+    reason = (named or lines or [type(err).__name__])[0]
+    return reason.rstrip(".")
 
 
 def read_metadata(path: str | Path, task: str) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,12 @@ from textrnn.errors import UserError
 from textrnn.models import TextClassifierNet
 from textrnn.tokenize import word_tokenize
 from textrnn.vocab import Vocab
+
+log = logging.getLogger("textrnn")
+
+# Tokens read per text when the checkpoint's tokeniser has no max_length: bounds the time and memory of
+# one prediction (a 1 MB line is about 200,000 tokens); longer texts are cut with a warning.
+DEFAULT_MAX_TOKENS = 10_000
 
 
 @dataclass(frozen=True)
@@ -35,27 +42,68 @@ class Classifier:
         vocab: Its vocabulary.
         label_names: Class names by id.
         tokenizer: Tokeniser settings (``lowercase``, ``max_length``).
+        max_tokens: Read at most this many tokens of a text when the tokeniser has no ``max_length``
+            (None: no bound); a text cut this way is counted in a warning. A checkpoint's
+            ``max_length`` always applies, as in training.
     """
 
-    def __init__(self, net: TextClassifierNet, vocab: Vocab, label_names: list[str], tokenizer: dict):
+    def __init__(
+        self,
+        net: TextClassifierNet,
+        vocab: Vocab,
+        label_names: list[str],
+        tokenizer: dict,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+    ):
+        if max_tokens is not None and max_tokens < 1:
+            raise UserError(f"max_tokens must be 1 or more (or None: no bound), not {max_tokens}")
         self.net, self.vocab = net.eval(), vocab
         self.label_names, self.tokenizer = label_names, tokenizer
+        self.max_tokens = max_tokens
+
+    @property
+    def token_limit(self) -> int | None:
+        """Tokens read per text: the checkpoint's ``max_length``, else ``max_tokens``."""
+        max_length = self.tokenizer.get("max_length")
+        return max_length if max_length is not None else self.max_tokens
 
     @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
     def encode(self, text: str) -> list[int]:
-        """Token ids of ``text``, as the training data was encoded; ``<unk>`` for an empty text."""
-        tokens = word_tokenize(text, self.tokenizer["lowercase"])[: self.tokenizer["max_length"]]
-        return self.vocab.encode(tokens) or [Vocab.unk_id]
+        """Token ids of ``text``, as the training data was encoded, cut to :attr:`token_limit`;
+        ``<unk>`` for an empty text."""
+        return self._encode(text)[0]
+
+    def _encode(self, text: str) -> tuple[list[int], bool]:
+        """The ids of ``text`` and whether ``max_tokens`` (not the checkpoint's max_length) cut it."""
+        tokens = word_tokenize(text, self.tokenizer["lowercase"])
+        limit = self.token_limit
+        cut = limit is not None and len(tokens) > limit and self.tokenizer.get("max_length") is None
+        return self.vocab.encode(tokens[:limit]) or [Vocab.unk_id], cut
+
+    def _encode_all(self, texts: Sequence[str]) -> list[torch.Tensor]:
+        ids, cut = [], 0
+        for text in texts:
+            encoded, was_cut = self._encode(text)
+            ids.append(torch.tensor(encoded))
+            cut += was_cut
+        if cut:
+            log.warning(
+                "%d text(s) longer than %d tokens were cut to their first %d (max_tokens)",
+                cut,
+                self.max_tokens,
+                self.max_tokens,
+            )
+        return ids
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
         """(N, C) class probabilities, in the order of ``texts``."""
         if isinstance(texts, str):
             raise TypeError("predict takes a list of texts, not one string")
-        ids = [torch.tensor(self.encode(t)) for t in texts]
+        ids = self._encode_all(texts)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths pad less
         probs = torch.empty(len(ids), len(self.label_names))
         for start in range(0, len(order), batch_size):
@@ -71,16 +119,22 @@ class Classifier:
         return [Prediction(self.label_names[i], i, p) for i, p in zip(label_id.tolist(), probability.tolist())]
 
 
-def load_classifier(path: str | Path, device: str | torch.device | None = None) -> Classifier:
+def load_classifier(
+    path: str | Path,
+    device: str | torch.device | None = None,
+    max_tokens: int | None = DEFAULT_MAX_TOKENS,
+) -> Classifier:
     """Load a classification checkpoint; needs neither Lightning training data nor vectors files.
 
     Args:
         path: A checkpoint written by ``textrnn fit``.
         device: Where to run (default: CUDA when available, else CPU).
+        max_tokens: Tokens read per text when the checkpoint has no ``max_length`` (None: all).
     """
     net, meta = load_net(path, "classification", TextClassifierNet)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return Classifier(net.to(device), Vocab.from_dict(meta["vocab"]), meta["label_names"], meta["tokenizer"])
+    vocab = Vocab.from_dict(meta["vocab"])
+    return Classifier(net.to(device), vocab, meta["label_names"], meta["tokenizer"], max_tokens)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,11 +142,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="textrnn-classify", description=main.__doc__)
     parser.add_argument("--checkpoint", required=True, help="a checkpoint written by textrnn fit")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: best available)")
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=DEFAULT_MAX_TOKENS,
+        help="tokens read per text when the checkpoint has no max_length (0: all; default: %(default)s)",
+    )
     parser.add_argument("texts", nargs="*", help="texts to classify (default: one per line of stdin)")
     args = parser.parse_args(argv)
     try:
         texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
-        for text, pred in zip(texts, load_classifier(args.checkpoint, args.device).predict(texts)):
+        if args.max_tokens < 0:
+            raise UserError(f"--max-tokens must be 0 (no bound) or more, not {args.max_tokens}")
+        classifier = load_classifier(args.checkpoint, args.device, args.max_tokens or None)
+        for text, pred in zip(texts, classifier.predict(texts)):
             print(f"{pred.label}\t{pred.probability:.4f}\t{text}")
     except UserError as err:
         sys.exit(f"textrnn-classify: error: {err}")

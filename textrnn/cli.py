@@ -6,13 +6,18 @@ import importlib
 import logging
 import sys
 import warnings
+from pathlib import Path
+from typing import Any
 
 import torch
+from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import CSVLogger
 
 from textrnn.callbacks import PredictionWriter
 from textrnn.checkpoint import META_KEY, load_checkpoint
+from textrnn.checkpoint_io import use_atomic_io
 from textrnn.errors import UserError
 
 # data module attribute -> model argument; the user never types these
@@ -89,6 +94,12 @@ class TextRNNCLI(LightningCLI):
                 raise
             raise UserError(str(root)) from None
 
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """The Trainer, saving checkpoints atomically unless the user chose a checkpoint plugin."""
+        trainer = super().instantiate_trainer(**kwargs)
+        use_atomic_io(trainer.strategy)
+        return trainer
+
     def before_instantiate_classes(self) -> None:
         if self.subcommand in (None, "fit"):  # None: built with run=False
             return
@@ -98,14 +109,37 @@ class TextRNNCLI(LightningCLI):
         if config.get("ckpt_path") and not config.data.init_args.get("vocab_from"):
             config.data.init_args.vocab_from = config.ckpt_path
 
+    def before_fit(self) -> None:
+        if self.config_init.fit.get("ckpt_path") == "last":
+            _continue_last_version(self.trainer.logger)
+
     def before_predict(self) -> None:
         self.trainer.callbacks.append(PredictionWriter(self.config.predict.predictions))
 
     def after_fit(self) -> None:
         for cb in self.trainer.checkpoint_callbacks:
-            if isinstance(cb, ModelCheckpoint) and cb.best_model_path:
+            if isinstance(cb, ModelCheckpoint) and cb.monitor and cb.best_model_path:
                 score = cb.best_model_score
                 print(f"best checkpoint: {cb.best_model_path} ({cb.monitor}={float(score):.4f})")
+
+
+def _continue_last_version(logger: object) -> None:
+    """Point an auto-versioned logger (CSV, TensorBoard) at the newest run that has a ``last`` checkpoint.
+
+    Lightning looks for ``last.ckpt`` in the logger's folder, and a fresh process would pick a new,
+    empty ``version_N``: ``--ckpt_path last`` would then start from scratch with only a warning.
+    """
+    if getattr(logger, "_version", 0) is not None or not hasattr(logger, "root_dir"):
+        return  # no logger, or a version chosen by the user (or already fixed)
+    found = Path(logger.root_dir).glob("version_*/checkpoints/last*.ckpt")
+    newest = max(found, key=lambda p: p.stat().st_mtime, default=None)
+    if newest is None or not newest.parts[-3].removeprefix("version_").isdigit():
+        return
+    logger._version = int(newest.parts[-3].removeprefix("version_"))  # its logs continue there too
+    metrics = Path(logger.log_dir) / "metrics.csv"
+    if isinstance(logger, CSVLogger) and metrics.is_file():  # CSVLogger would delete the earlier rows
+        kept = next(p for i in range(1, 10**6) if not (p := metrics.with_name(f"metrics.{i}.csv")).exists())
+        metrics.rename(kept)
 
 
 def make_cli(args: list[str] | None = None, run: bool = True) -> TextRNNCLI:
@@ -127,6 +161,10 @@ def make_cli(args: list[str] | None = None, run: bool = True) -> TextRNNCLI:
         auto_configure_optimizers=False,
         run=run,
         args=args,
+        parser_kwargs={
+            "description": "Train and evaluate textrnn models from YAML recipes. "
+            "Also: textrnn gates CHECKPOINT --text TEXT (see textrnn gates --help)."
+        },
     )
 
 
@@ -135,11 +173,11 @@ TOOLS = {"gates": "textrnn.gates"}  # subcommands outside LightningCLI: name -> 
 
 def main(args: list[str] | None = None) -> None:
     """Entry point of ``textrnn``: fit, validate, test or predict from a YAML config, or ``gates``."""
-    args = sys.argv[1:] if args is None else args
-    if args and args[0] in TOOLS:
-        return importlib.import_module(TOOLS[args[0]]).main(args[1:])
+    argv = sys.argv[1:] if args is None else args
+    if argv and argv[0] in TOOLS:
+        return importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
     try:
-        make_cli(args)
+        make_cli(args)  # None: LightningCLI reads sys.argv itself (passing it would draw a warning)
     except UserError as err:
         sys.exit(f"textrnn: error: {err}")
 

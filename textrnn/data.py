@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 
 from textrnn.batching import BucketBatchSampler, EncodedTexts, pad_batch
 from textrnn.checkpoint import read_metadata
+from textrnn.classify import DEFAULT_MAX_TOKENS
 from textrnn.errors import UserError
 from textrnn.pretrained import Embeddings, build_embedding_matrix, leading_words
 from textrnn.sources import check_columns, read_file, read_hub
@@ -68,6 +69,9 @@ class TextClassificationData(VocabDataModule):
         min_freq: Words seen fewer times in train map to ``<unk>``.
         max_vocab_size: Keep at most this many words (specials included).
         max_length: Keep the first ``max_length`` tokens of each text (None: all).
+        predict_max_tokens: When ``max_length`` is None, keep the first ``predict_max_tokens`` tokens of
+            each text to predict, with a warning counting the texts cut (None: all). Bounds the time
+            and memory a very long line costs.
         embeddings: Pretrained vectors for the embedding layer (None: random initialisation).
         batch_size: Training batch size.
         eval_batch_size: Batch size for validation, test and prediction.
@@ -93,6 +97,7 @@ class TextClassificationData(VocabDataModule):
         min_freq: int = 1,
         max_vocab_size: int | None = None,
         max_length: int | None = None,
+        predict_max_tokens: int | None = DEFAULT_MAX_TOKENS,
         embeddings: Embeddings | None = None,
         batch_size: int = 64,
         eval_batch_size: int = 256,
@@ -106,6 +111,12 @@ class TextClassificationData(VocabDataModule):
         self.given_label_names = label_names
         self.val_fraction, self.seed = val_fraction, seed
         self.lowercase, self.max_length = lowercase, max_length
+        if predict_max_tokens is not None and predict_max_tokens < 1:
+            # a ValueError: the CLI reports a constructor's ValueError as one line
+            raise ValueError(
+                f"data.predict_max_tokens must be 1 or more (or null: all), not {predict_max_tokens}"
+            )
+        self.predict_max_tokens = predict_max_tokens
         self.min_freq, self.max_vocab_size = min_freq, max_vocab_size
         self.embeddings = embeddings
         self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
@@ -238,13 +249,24 @@ class TextClassificationData(VocabDataModule):
     def _encode(self, tokens: list[list[str]]) -> list[list[int]]:
         return [self._vocab.encode(t) for t in tokens]
 
-    def _tokenize(self, texts: list[str], where: str) -> list[list[str]]:
-        out = []
+    def _tokenize(self, texts: list[str], where: str, limit: int | None = None) -> list[list[str]]:
+        """Tokens of each text, cut to ``max_length`` (else to ``limit``, counting the texts cut)."""
+        limit = self.max_length if self.max_length is not None else limit
+        out, cut = [], 0
         for row, text in enumerate(texts, 1):
-            tokens = word_tokenize(text or "", self.lowercase)[: self.max_length]
+            tokens = word_tokenize(text or "", self.lowercase)
             if not tokens:
                 raise UserError(f"{where} row {row}: the text is empty")
-            out.append(tokens)
+            cut += limit is not None and len(tokens) > limit and self.max_length is None
+            out.append(tokens[:limit])
+        if cut:
+            log.warning(
+                "%s: %d text(s) longer than %d tokens were cut to their first %d (data.predict_max_tokens)",
+                where,
+                cut,
+                limit,
+                limit,
+            )
         return out
 
     # -- loaders -----------------------------------------------------------------------------------
@@ -261,7 +283,8 @@ class TextClassificationData(VocabDataModule):
                 raise UserError("data.predict: give a file of texts to classify")
             column = "text" if path.endswith(".txt") else self.text_column
             texts = read_file(path, [column])[column]
-            self.splits["predict"] = EncodedTexts(self._encode(self._tokenize(texts, path)))
+            tokens = self._tokenize(texts, path, self.predict_max_tokens)
+            self.splits["predict"] = EncodedTexts(self._encode(tokens))
             self.predict_texts = texts
 
     def _loader(self, split: str, train: bool) -> DataLoader:

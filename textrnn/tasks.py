@@ -7,14 +7,18 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.trainer.states import TrainerFn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from textrnn.callbacks import Throughput
 from textrnn.checkpoint import META_KEY
+from textrnn.checkpoint_io import rng_state, set_rng_state
 from textrnn.clipping import GradClip, check_mode, clip_gradients, global_grad_norm
+from textrnn.errors import UserError
 from textrnn.models import TextClassifierNet, build_net
 
 NOT_HPARAMS = ["pretrained", "vocab", "optimizer", "scheduler"]
+RNG_KEY = "textrnn_rng"  # the random generators' states, for resuming a fit exactly
 
 
 class TextTask(pl.LightningModule):
@@ -44,6 +48,7 @@ class TextTask(pl.LightningModule):
             if not grad_clip_max > 0:
                 raise ValueError(f"grad_clip_max must be positive, not {grad_clip_max}")
         self.grad_clip, self.grad_clip_max = grad_clip, grad_clip_max
+        self._first_bad: torch.Tensor | None = None  # (step, loss, grad norm) of the first non-finite step
 
     def configure_optimizers(self):
         optimizer = self.optimizer(p for p in self.parameters() if p.requires_grad)
@@ -51,11 +56,54 @@ class TextTask(pl.LightningModule):
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": self.scheduler(optimizer)}
 
+    def on_before_backward(self, loss: torch.Tensor) -> None:
+        self._train_loss = loss.detach()  # checked with the gradients, before the optimiser uses them
+
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # Lightning calls this after AMP unscaling and before clipping: the norm the loss really produced.
-        # Only on the steps the logger writes (Lightning's rule): elsewhere it would cost time, unseen.
-        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0 or self.trainer.fast_dev_run:
-            self.log("grad_norm", global_grad_norm(self.parameters()), on_step=True, on_epoch=False)
+        norm = global_grad_norm(self.parameters())
+        self._watch(norm)
+        # Logged only on the steps the logger writes (Lightning's rule): elsewhere it would go unseen.
+        if self._logging_step():
+            self.log("grad_norm", norm, on_step=True, on_epoch=False)
+
+    def _logging_step(self) -> bool:
+        return (self.global_step + 1) % self.trainer.log_every_n_steps == 0 or bool(self.trainer.fast_dev_run)
+
+    def _watch(self, norm: torch.Tensor) -> None:
+        """Stop on a non-finite loss (or gradient) before the optimiser takes the step.
+
+        On the CPU every step is checked at once (reading a CPU tensor costs no sync). On an
+        accelerator the first bad step is recorded on the device, without a sync, and read on the
+        logging steps, where Lightning syncs anyway, and before every checkpoint is written.
+        """
+        # 16-bit mixed precision: GradScaler skips steps with inf gradients by design, so judge the loss only
+        grads_ok = torch.isfinite(norm) | ("16-mixed" in str(self.trainer.precision))
+        bad = ~(torch.isfinite(self._train_loss) & grads_ok)
+        record = torch.stack([torch.full_like(norm, self.global_step), self._train_loss.to(norm), norm])
+        if norm.device.type == "cpu":
+            if bad:
+                self._stop(record)
+            return
+        first = torch.full_like(record, -1.0) if self._first_bad is None else self._first_bad
+        self._first_bad = torch.where(bad & (first[0] < 0), record, first)
+        if self._logging_step():
+            self._check_recorded()
+
+    def on_train_end(self) -> None:
+        self._check_recorded()  # a run that ends between two checks does not end as a success
+
+    def _check_recorded(self) -> None:
+        if self._first_bad is not None and self._first_bad[0] >= 0:
+            self._stop(self._first_bad)
+
+    def _stop(self, record: torch.Tensor) -> None:
+        step, loss, norm = record.tolist()
+        raise UserError(
+            f"training stopped: non-finite loss at global step {int(step)} (loss={loss}, global gradient "
+            f"norm={norm}); the last checkpoint saved before it is intact. Lower the learning rate or set "
+            "model.init_args.grad_clip"
+        )
 
     def configure_gradient_clipping(
         self,
@@ -75,23 +123,28 @@ class TextTask(pl.LightningModule):
 
     def configure_callbacks(self) -> list[pl.Callback]:
         best = ModelCheckpoint(
-            monitor=self.monitor,
-            mode=self.monitor_mode,
-            filename=f"{{epoch}}-{{{self.monitor}:.4f}}",
-            save_last=True,
+            monitor=self.monitor, mode=self.monitor_mode, filename=f"{{epoch}}-{{{self.monitor}:.4f}}"
         )
+        # Lightning 2.6's save_last=True rewrites last.ckpt only when the best one improved, so resuming
+        # from "last" could go back epochs: a second callback overwrites last.ckpt after every validation
+        last = ModelCheckpoint(filename="last", monitor=None, save_top_k=1, enable_version_counter=False)
         # enable_checkpointing=false leaves the Trainer with no checkpoint callback: add none either
-        return [Throughput(), best] if self.trainer.checkpoint_callbacks else [Throughput()]
+        return [Throughput(), best, last] if self.trainer.checkpoint_callbacks else [Throughput()]
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        self._check_recorded()  # never write a checkpoint of weights that a NaN step has touched
         checkpoint[META_KEY] = {
             "task": self.task,
             "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
             "vocab": {"tokens": list(self.vocab or [])},
         }
+        checkpoint[RNG_KEY] = rng_state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.vocab = checkpoint.get(META_KEY, {}).get("vocab", {}).get("tokens")
+        # resuming a fit: continue the random streams (dropout masks) where the saved run left them
+        if self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING and RNG_KEY in checkpoint:
+            set_rng_state(checkpoint[RNG_KEY])
 
 
 class SentimentClassifier(TextTask):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # PTB-style word pieces, matching how GloVe and SST-2 split English text:
 # "don't" -> "do", "n't"; "it's" -> "it", "'s"; "well-made" stays whole; "..." is one token.
@@ -33,7 +34,8 @@ def word_tokenize(text: str, lowercase: bool = True) -> list[str]:
     """Split English text into words, punctuation and contractions.
 
     Args:
-        text: Any string; HTML line breaks such as ``<br />`` count as whitespace.
+        text: Any string; HTML line breaks such as ``<br />`` count as whitespace. Text is read in
+            Unicode NFC form, so a decomposed accent (``e`` + U+0301) stays in its word as ``é``.
         lowercase: Lowercase the text first (GloVe 6B is uncased).
 
     Returns:
@@ -43,6 +45,9 @@ def word_tokenize(text: str, lowercase: bool = True) -> list[str]:
         text = _HTML_BREAK_RE.sub(" ", text)
     if lowercase:
         text = text.lower()
+    # combining marks are not \w: in decomposed (NFD) text they would split "café" into "cafe", "\u0301"
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
     return _WORD_RE.findall(text)
 
 

@@ -8,9 +8,11 @@ sources (the glove-6B-50d package, gensim-data models). Every reader takes ``wan
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import itertools
 import logging
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -25,6 +27,9 @@ FORMATS = ("auto", "glove", "word2vec", "word2vec-binary", "fasttext", "keyedvec
 # A binary record's word longer than this means the file is not word2vec binary.
 _MAX_WORD_BYTES = 1 << 20
 _CHUNK_BYTES = 1 << 20
+# A text line longer than this is refused (a 300-number row takes about 4 KB): the readers never hold
+# more than one such line, whatever the file.
+MAX_LINE_BYTES = 1 << 20
 _FORMAT_BY_SUFFIX = {".kv": "keyedvectors", ".model": "keyedvectors", ".bin": "word2vec-binary"}
 
 
@@ -55,8 +60,12 @@ def read_vectors(path: Path, fmt: str, wanted: set[str], dim: int | None = None)
 
     Raises:
         UserError: The file is missing, unreadable or malformed; the message names the file and,
-            for text files, the line. A word that occurs twice keeps its first vector; repeats of
-            wanted words are counted and logged as a warning (repeats of other words go unseen).
+            for text files, the line (binary files: the record). Malformed means: a wanted row with
+            the wrong number of fields or a value that is not a finite float32 (NaN, infinity, 1e39),
+            a last line cut short (checked whatever its word), a line over :data:`MAX_LINE_BYTES`, a
+            header count that differs from the rows. Rows of unwanted words are not parsed. A word
+            that occurs twice keeps its first vector; repeats of wanted words are counted and logged
+            as a warning (repeats of other words go unseen).
     """
     fmt, gzipped = _resolve_format(path, fmt)
     try:
@@ -97,15 +106,55 @@ def read_words(path: Path, fmt: str, n: int) -> list[str]:
         return list(KeyedVectors.load_word2vec_format(str(path), binary=True, limit=n).index_to_key)
     words: list[str] = []
     with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
-        first = f.readline()
-        lines = f if _parse_header(first) else itertools.chain([first], f)
-        for lineno, line in enumerate(lines, 1):
+        first = _readline(f, path.name, 1)
+        counted = _parse_header(first)
+        rest = _Lines(f, path.name, 2)
+        for lineno, line in enumerate(rest if counted else itertools.chain([first], rest), 2 if counted else 1):
             if len(words) >= n:
                 break
             word = line.partition(b" ")[0].strip()
             if word:
                 words.append(_decode(word, f"{path.name} line {lineno}"))
     return words
+
+
+def _readline(f: IO[bytes], name: str, lineno: int) -> bytes:
+    """One line of at most :data:`MAX_LINE_BYTES` (a longer one is an error, not a memory hog)."""
+    line = f.readline(MAX_LINE_BYTES + 1)
+    if len(line) > MAX_LINE_BYTES:
+        raise UserError(
+            f"{name} line {lineno}: longer than {MAX_LINE_BYTES:,} bytes without a line break; "
+            "not a vectors file in text format?"
+        )
+    return line
+
+
+class _Lines:
+    """The lines of ``f`` from line number ``start`` on, without their ``\\n``, read in 1 MiB chunks
+    (as fast as iterating the file) and each bounded by :data:`MAX_LINE_BYTES`.
+
+    ``complete`` tells, once iterated, whether the last line ended with a line break.
+    """
+
+    def __init__(self, f: IO[bytes], name: str, start: int):
+        self.f, self.name, self.start = f, name, start
+        self.complete = True
+
+    def __iter__(self):
+        lineno, tail = self.start, b""
+        while chunk := self.f.read(_CHUNK_BYTES):
+            lines = (tail + chunk).split(b"\n")
+            tail = lines.pop()
+            lineno += len(lines)
+            if len(tail) > MAX_LINE_BYTES:
+                raise UserError(
+                    f"{self.name} line {lineno}: longer than {MAX_LINE_BYTES:,} bytes without a line break; "
+                    "not a vectors file in text format?"
+                )
+            yield from lines
+        if tail:
+            self.complete = False
+            yield tail
 
 
 def _parse_header(line: bytes) -> tuple[int, int] | None:
@@ -122,7 +171,7 @@ def _read_text(f: IO[bytes], name: str, wanted: set[str], dim: int | None, heade
     ``header=None`` detects the header from the first line. Lines are read as bytes so that an
     invalid UTF-8 word is reported with its own line number.
     """
-    first = f.readline()
+    first = _readline(f, name, 1)
     counted = _parse_header(first) if header is not False else None
     if header and counted is None:
         raise UserError(f"{name} line 1: expected a header 'count dim', found {first[:60]!r}")
@@ -131,7 +180,9 @@ def _read_text(f: IO[bytes], name: str, wanted: set[str], dim: int | None, heade
         check_dim(f"{name} line 1", file_dim, dim)
     rows: dict[str, np.ndarray] = {}
     n_rows = duplicates = 0
-    lines = f if counted else itertools.chain([first], f)
+    line, lineno = b"", 1
+    following = _Lines(f, name, 2)
+    lines = following if counted else itertools.chain([first], following)
     for lineno, line in enumerate(lines, start=2 if counted else 1):
         word, sep, rest = line.partition(b" ")
         if not sep:  # no numbers: a blank line (tolerated) or a malformed row
@@ -151,6 +202,9 @@ def _read_text(f: IO[bytes], name: str, wanted: set[str], dim: int | None, heade
             duplicates += 1
             continue
         rows[token] = _parse_numbers(rest, file_dim, f"{name} line {lineno}")
+    if not following.complete and line.strip() and file_dim is not None:
+        # a last line without a line break may be a download cut short: check it even if unwanted
+        _parse_numbers(line.partition(b" ")[2], file_dim, f"{name} line {lineno} (the last)")
     if counted and n_rows != counted[0]:
         raise UserError(f"{name} line 1: the header announces {counted[0]} vectors, found {n_rows}")
     if file_dim is None:
@@ -174,10 +228,22 @@ def _parse_numbers(rest: bytes, dim: int, where: str) -> np.ndarray:
     if len(fields) != dim:
         raise UserError(f"{where}: expected {dim + 1} fields (word + {dim} numbers), found {len(fields) + 1}")
     try:
-        return np.array(fields, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            row = np.array(fields, dtype=np.float32)
     except ValueError:
         bad = next(x for x in fields if not _is_number(x))
-        raise UserError(f"{where}: {bad.decode(errors='replace')!r} is not a number") from None
+        raise UserError(f"{where}: {bad.decode(errors='replace')[:40]!r} is not a number") from None
+    _check_finite(row, where, fields)
+    return row
+
+
+def _check_finite(row: np.ndarray, where: str, fields: list[bytes] | None = None) -> None:
+    """NaN, infinity, or a number beyond float32 (read as infinity) would make a silently wrong row."""
+    bad = np.flatnonzero(~np.isfinite(row))
+    if bad.size:
+        i = int(bad[0])
+        value = fields[i].decode(errors="replace")[:40] if fields is not None else str(row[i])
+        raise UserError(f"{where}: number {i + 1} is {value!r}, not a finite float32 (NaN or too large)")
 
 
 def _is_number(field: bytes) -> bool:
@@ -194,7 +260,7 @@ def _read_binary(f: IO[bytes], name: str, wanted: set[str], dim: int | None) -> 
     The C tool writes a newline after each vector and gensim does not; both are accepted by
     stripping newlines in front of each word.
     """
-    counted = _parse_header(f.readline())
+    counted = _parse_header(_readline(f, name, 1))
     if counted is None:
         raise UserError(
             f"{name} line 1: expected a header 'count dim' (word2vec binary; "
@@ -218,6 +284,7 @@ def _read_binary(f: IO[bytes], name: str, wanted: set[str], dim: int | None) -> 
                 duplicates += 1
             else:
                 rows[token] = np.frombuffer(buf, "<f4", file_dim, space + 1).astype(np.float32)
+                _check_finite(rows[token], where)
     if (buf[pos:] + f.read(64)).strip():
         raise UserError(f"{name} line 1: the header announces {count} vectors; more data follows")
     _warn_duplicates(name, duplicates)
@@ -241,24 +308,98 @@ def read_keyedvectors(path: Path, wanted: set[str], dim: int | None) -> Found:
     return rows_from_keyedvectors(kv, wanted)
 
 
+# What a file written by gensim's KeyedVectors/Word2Vec/FastText ``save`` may name. A pickle naming
+# anything else (os.system, builtins.eval, subprocess.Popen, ...) is refused before it is built.
+_PICKLE_GLOBALS = {
+    ("gensim.models.keyedvectors", "KeyedVectors"),
+    ("gensim.models.keyedvectors", "Vocab"),
+    ("gensim.models.fasttext", "FastTextKeyedVectors"),
+    ("gensim.models.fasttext", "FastText"),
+    ("gensim.models.word2vec", "Word2Vec"),
+    ("gensim.utils", "call_on_class_only"),
+    ("numpy", "dtype"),
+    ("numpy", "ndarray"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy.random._pickle", "__randomstate_ctor"),
+    ("numpy.random._pickle", "__bit_generator_ctor"),
+    ("numpy.random._pickle", "__generator_ctor"),
+    ("numpy.random._mt19937", "MT19937"),
+    ("numpy.random.mtrand", "RandomState"),
+    ("collections", "defaultdict"),
+    ("collections", "OrderedDict"),
+    ("copyreg", "_reconstructor"),
+    *(
+        ("builtins", name)
+        for name in ("object", "int", "float", "str", "bytes", "list", "dict", "set", "tuple")
+    ),
+    ("builtins", "hash"),
+}
+
+
+class _GensimUnpickler(pickle.Unpickler):
+    """Builds only the classes of :data:`_PICKLE_GLOBALS`; anything else is refused unbuilt."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _PICKLE_GLOBALS:
+            raise _UnsafePickle(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
+class _UnsafePickle(Exception):
+    pass
+
+
 def load_keyedvectors(path: Path) -> Any:
     """A file written by gensim's ``KeyedVectors.save`` or ``Word2Vec.save`` (memory-mapped).
 
-    gensim unpickles these files, so only load files you trust.
+    These files are pickles, and gensim's own loader would run whatever code a crafted one names. This
+    reader unpickles with an allow-list of the classes gensim writes (:data:`_PICKLE_GLOBALS`) and
+    refuses a file that names anything else, or that asks for further pickled side files
+    (``__scipys``), with a :class:`UserError`. Side ``.npy`` arrays are read with numpy's
+    ``allow_pickle=False``.
     """
     from gensim.models import KeyedVectors  # imported here: gensim is slow to import
     from gensim.utils import SaveLoad
 
     if not path.is_file():
         raise FileNotFoundError(path)
+    compress, subname = SaveLoad._adapt_by_suffix(str(path))  # gensim's rule: .gz and .bz2 are compressed
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
     try:
-        obj: Any = SaveLoad.load(str(path), mmap="r")
+        with opener(path, "rb") as f:
+            obj: Any = _GensimUnpickler(f, encoding="latin1").load()
+    except _UnsafePickle as err:
+        raise UserError(
+            f"{path.name}: refused, the pickle names {err}, which a gensim KeyedVectors file does not "
+            "need (loading it could run code); if you trust the file, convert it with gensim: "
+            "KeyedVectors.load(path).save_word2vec_format(out, binary=True)"
+        ) from None
     except Exception as err:  # unpickling raises all kinds of errors on a foreign file
         raise UserError(f"{path.name}: not a gensim KeyedVectors file ({err})") from None
+    if not isinstance(obj, SaveLoad):
+        raise UserError(f"{path.name}: holds a {type(obj).__name__}, not KeyedVectors")
+    _refuse_pickled_side_files(obj, path.name)
+    try:
+        obj._load_specials(str(path), None if compress else "r", compress, subname)
+    except Exception as err:  # a missing or foreign side file
+        raise UserError(f"{path.name}: cannot read its side arrays ({err})") from None
     kv = getattr(obj, "wv", obj)  # a saved Word2Vec/FastText model holds its vectors in .wv
     if not isinstance(kv, KeyedVectors):
         raise UserError(f"{path.name}: holds a {type(obj).__name__}, not KeyedVectors")
     return kv
+
+
+def _refuse_pickled_side_files(obj: Any, name: str, depth: int = 0) -> None:
+    """gensim unpickles ``__scipys`` side files with no checks: refuse files that ask for them."""
+    if depth > 8 or obj is None:
+        return
+    if getattr(obj, "__scipys", []):
+        raise UserError(f"{name}: refused, it stores sparse matrices in pickled side files")
+    for attrib in getattr(obj, "__recursive_saveloads", []):
+        _refuse_pickled_side_files(getattr(obj, attrib, None), name, depth + 1)
 
 
 def rows_from_keyedvectors(kv: Any, wanted: set[str]) -> Found:
