@@ -20,6 +20,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 import textrnn.checkpoint_io as checkpoint_io
 from textrnn import CharLanguageModel, SentimentClassifier
+from textrnn.chardata import CharStreams, StreamLoader
 from textrnn.checkpoint_io import AtomicCheckpointIO, rng_state, set_rng_state, use_atomic_io
 from textrnn.cli import _continue_last_version, main, make_cli
 
@@ -235,3 +236,88 @@ def test_a_killed_fit_resumed_from_last_ends_like_an_uninterrupted_one(task, tmp
     print(task, "resumed - uninterrupted:", {k: got[k] - v for k, v in expected.items()})
     assert state.keys() == expected_state.keys()
     assert all(torch.equal(state[k], v) for k, v in expected_state.items())  # in fact bit-identical
+
+
+def test_the_character_train_loader_resumes_at_the_saved_batch_without_touching_the_global_rng():
+    def loader() -> StreamLoader:
+        return StreamLoader(CharStreams(torch.arange(101), 2, 7), batch_size=None)  # 50 per stream: 8 batches
+
+    whole, first = list(loader()), loader()
+    it = iter(first)
+    for _ in range(3):
+        next(it)
+    state = first.state_dict()
+    assert state == {"served": 3, "batches": 8}
+    resumed = loader()
+    resumed.load_state_dict(state)
+    rng = torch.get_rng_state()
+    rest = list(resumed)
+    assert torch.equal(torch.get_rng_state(), rng)  # iterating draws no seed from dropout's generator
+    assert len(rest) == 5 and all(torch.equal(a, b) for x, y in zip(rest, whole[3:]) for a, b in zip(x, y))
+    assert len(list(resumed)) == 8  # the next epoch starts at the beginning
+    other = StreamLoader(CharStreams(torch.arange(201), 2, 7), batch_size=None)
+    with pytest.warns(UserWarning, match="restarts its streams"):
+        other.load_state_dict(state)  # another text: the position means nothing there
+    assert len(list(other)) == 15
+
+
+def _kill_after_saves(cmd: list[str], ckpt: Path, saves: int) -> dict:
+    """Start ``cmd``, SIGKILL it just after its ``saves``-th write of ``ckpt``, return that checkpoint."""
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    inodes: set[int] = set()  # each atomic save is a new file
+    try:
+        while proc.poll() is None and len(inodes) < saves:
+            if ckpt.is_file():
+                inodes.add(ckpt.stat().st_ino)
+            time.sleep(0.005)
+        time.sleep(0.05)  # a few batches on, well before the next validation
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=60) == -signal.SIGKILL, "the run ended before it could be killed"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return torch.load(ckpt, weights_only=True)
+
+
+@pytest.mark.slow
+def test_a_char_fit_killed_after_a_mid_epoch_checkpoint_resumes_exactly(tmp_path):
+    """Validation twice an epoch writes last.ckpt inside the epoch: the resumed run continues the data
+    streams at the next batch and from the saved carried state."""
+    epochs = 3
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    for root in (whole, killed):
+        root.mkdir()
+    extra = ["--model.init_args.dropout=0.2", "--trainer.val_check_interval=0.5"]
+    uninterrupted = subprocess.Popen(
+        [*FIT, *_resume_args(whole, "char", epochs), *extra],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    cmd = [*FIT, *_resume_args(killed, "char", epochs), *extra]
+    try:
+        # saves: epoch 0 middle, epoch 0 end, epoch 1 middle
+        saved = _kill_after_saves(cmd, killed / "run" / "version_0" / "checkpoints" / "last.ckpt", 3)
+    finally:
+        log = uninterrupted.communicate(timeout=120)[0].decode()
+    assert uninterrupted.returncode == 0, log[-2000:]
+    assert saved["epoch"] == 1
+    position = saved["loops"]["fit_loop"]["state_dict"]["combined_loader"][0]
+    assert 0 < position["served"] < position["batches"]  # in the middle of the epoch
+    assert saved["textrnn_carried_state"][0].shape[-1] == 32  # the LSTM's (h, c), hidden size 32
+    run = subprocess.run([*cmd, "--ckpt_path=last"], env=_env(), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Restoring states from the checkpoint" in run.stdout + run.stderr
+    assert "dataloader is not resumable" not in run.stdout + run.stderr
+
+    (expected, expected_ckpt), (got, got_ckpt) = _final(whole), _final(killed)
+    assert got_ckpt["epoch"] == expected_ckpt["epoch"] == epochs - 1
+    assert got_ckpt["global_step"] == expected_ckpt["global_step"]
+    assert got.keys() == expected.keys() and "val_loss" in got
+    print("char mid-epoch resumed - uninterrupted:", {k: got[k] - v for k, v in expected.items()})
+    for name, value in expected.items():
+        assert abs(got[name] - value) <= 1e-6, (name, got[name], value)
+    state, expected_state = got_ckpt["state_dict"], expected_ckpt["state_dict"]
+    assert state.keys() == expected_state.keys()
+    assert all(torch.equal(state[k], v) for k, v in expected_state.items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,14 +39,62 @@ class CharStreams(IterableDataset):
         self.inputs = ids[:n].view(batch_size, stream_len)  # (B, L)
         self.targets = ids[1 : n + 1].view(batch_size, stream_len)  # (B, L)
         self.seq_len = seq_len
+        self.served = 0  # batches handed out by the current pass
+        self._resume_at = 0  # the batch the next pass starts at (set by load_state_dict)
 
     def __len__(self) -> int:
         return -(-self.inputs.size(1) // self.seq_len)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        for start in range(0, self.inputs.size(1), self.seq_len):
+        # not a generator itself: the pass (and its count) begins at iter(), not at the first next()
+        first, self._resume_at = self._resume_at, 0
+        self.served = first
+        return self._batches(first)
+
+    def _batches(self, first: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for start in range(first * self.seq_len, self.inputs.size(1), self.seq_len):
             end = start + self.seq_len
+            self.served += 1
             yield self.inputs[:, start:end], self.targets[:, start:end]  # (B, T), (B, T)
+
+    def state_dict(self) -> dict[str, int]:
+        """Where the current pass stands: the batches served so far, and how many a pass has."""
+        return {"served": self.served, "batches": len(self)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Start the next pass after the ``served`` batches of a saved one (a resumed epoch)."""
+        if state.get("batches") != len(self):
+            warnings.warn(
+                f"the saved character stream position is for {state.get('batches')} batches per epoch, "
+                f"not {len(self)} (other data or batch_size/seq_len): the epoch restarts its streams",
+                stacklevel=2,
+            )
+            return
+        self._resume_at = int(state["served"])
+
+
+class StreamLoader(DataLoader):
+    """A ``DataLoader`` over :class:`CharStreams` whose position Lightning saves in checkpoints.
+
+    Lightning stores the ``state_dict`` of stateful training loaders in the checkpoint and, when a fit
+    resumes inside an epoch, calls ``load_state_dict`` before iterating again: the streams then
+    continue at the next batch instead of starting over. Single process loading only (the count lives
+    in the dataset object).
+
+    It draws its iterators' (unused) base seed from a generator of its own, not from the global one
+    that dropout uses: a resumed fit iterates the loader at other moments than an uninterrupted one
+    (once more when it restores inside an epoch), and must not shift the dropout masks by doing so.
+    """
+
+    def __init__(self, dataset: CharStreams, **kwargs):
+        kwargs.setdefault("generator", torch.Generator())
+        super().__init__(dataset, **kwargs)
+
+    def state_dict(self) -> dict[str, int]:
+        return self.dataset.state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.dataset.load_state_dict(state)
 
 
 class CharLMData(VocabDataModule):
@@ -126,7 +175,7 @@ class CharLMData(VocabDataModule):
     def setup(self, stage: str | None = None) -> None:
         self._prepare()
 
-    def _loader(self, part: str, batch_size: int, seq_len: int) -> DataLoader:
+    def _loader(self, part: str, batch_size: int, seq_len: int, loader: type = DataLoader) -> DataLoader:
         if part not in self.parts:
             raise UserError(f"data: no {part} part (set data.{part.replace('validation', 'val')}_fraction)")
         data, trainer = self.parts[part], self.trainer
@@ -135,10 +184,11 @@ class CharLMData(VocabDataModule):
             size = len(data) // trainer.world_size
             data = data[trainer.global_rank * size : (trainer.global_rank + 1) * size]
         # an iterable dataset keeps batch order: Lightning adds no sampler that would break the streams
-        return DataLoader(CharStreams(data, batch_size, seq_len), batch_size=None)
+        return loader(CharStreams(data, batch_size, seq_len), batch_size=None)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, self.seq_len)
+        # stateful: a fit resumed from a checkpoint saved inside an epoch continues at the next batch
+        return self._loader("train", self.batch_size, self.seq_len, StreamLoader)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("validation", self.eval_batch_size, 4 * self.seq_len)
