@@ -136,18 +136,22 @@ def test_print_config_shows_the_recipe_without_linked_values(tmp_path):
     assert "pretrained:" not in result.stdout and "\n    vocab_size:" not in result.stdout
 
 
+def _tiny_task(task: str, tiny_tsv: dict[str, str], tmp_path: Path) -> tuple[str, list[str]]:
+    """The tiny config of ``task`` (classifier or char) and the arguments naming its data."""
+    if task == "classifier":
+        return TINY, [f"--data.train={tiny_tsv['train']}"]
+    text = tmp_path / "text.txt"
+    text.write_text("To be, or not to be, that is the question.\n" * 20)
+    return str(REPO / "tests" / "assets" / "tiny_char.yaml"), [f"--data.files=[{text}]"]
+
+
 @pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "peephole_lstm", "cifg_lstm", "gru"])
 @pytest.mark.parametrize("task", ["classifier", "char"])
 def test_every_equation_cell_trains_in_both_tasks_from_yaml(task, cell, tiny_tsv, tmp_path):
     """``cell:`` and ``cell_impl:`` in a YAML reach the encoder, and the training step's gradients reach it."""
     override = tmp_path / "cell.yaml"
     override.write_text(f"model:\n  init_args:\n    cell: {cell}\n    cell_impl: equations\n")
-    if task == "classifier":
-        config, data = TINY, [f"--data.train={tiny_tsv['train']}"]
-    else:
-        text = tmp_path / "text.txt"
-        text.write_text("To be, or not to be, that is the question.\n" * 20)
-        config, data = str(REPO / "tests" / "assets" / "tiny_char.yaml"), [f"--data.files=[{text}]"]
+    config, data = _tiny_task(task, tiny_tsv, tmp_path)
     args = ["fit", "--config", config, "--config", str(override), *data, "--trainer.fast_dev_run=true"]
     cli = make_cli([*args, f"--trainer.default_root_dir={tmp_path}"])
     stack = cli.model.net.encoder.rnn
@@ -161,13 +165,8 @@ def test_every_equation_cell_trains_in_both_tasks_from_yaml(task, cell, tiny_tsv
 @pytest.mark.parametrize("task", ["classifier", "char", "char-peephole_lstm"])
 def test_bf16_mixed_precision_trains_both_tasks(task, tiny_tsv, tmp_path):
     """``precision: bf16-mixed`` runs the forward in bfloat16 where autocast allows, weights stay float32."""
-    if task == "classifier":
-        config, data = TINY, [f"--data.train={tiny_tsv['train']}"]
-    else:
-        text = tmp_path / "text.txt"
-        text.write_text("To be, or not to be, that is the question.\n" * 20)
-        config, data = str(REPO / "tests" / "assets" / "tiny_char.yaml"), [f"--data.files=[{text}]"]
-        data += ["--model.init_args.cell=peephole_lstm"] if task.endswith("peephole_lstm") else []
+    config, data = _tiny_task(task.removesuffix("-peephole_lstm"), tiny_tsv, tmp_path)
+    data += ["--model.init_args.cell=peephole_lstm"] if task.endswith("peephole_lstm") else []
     args = ["fit", "--config", config, *data, "--trainer.precision=bf16-mixed", "--trainer.max_steps=3"]
     cli = make_cli([*args, "--trainer.limit_val_batches=0", f"--trainer.default_root_dir={tmp_path}"])
     assert cli.trainer.global_step == 3 and torch.isfinite(cli.trainer.callback_metrics["train_loss"])

@@ -165,25 +165,6 @@ def _final(root: Path) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
     return {k: float(v) for k, v in rows[-1].items() if k.startswith("val_") and v}, last
 
 
-def _kill_after_epoch(cmd: list[str], ckpt: Path, epoch: int) -> int:
-    """Start ``cmd``, SIGKILL it in the epoch after ``epoch``'s checkpoint, return the saved epoch."""
-    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    inodes: set[int] = set()  # each atomic save is a new file: one inode per epoch's last.ckpt
-    try:
-        while proc.poll() is None and len(inodes) <= epoch:
-            if ckpt.is_file():
-                inodes.add(ckpt.stat().st_ino)
-            time.sleep(0.005)
-        time.sleep(0.2)  # into the next epoch's batches
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=60) == -signal.SIGKILL, "the run ended before it could be killed"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return torch.load(ckpt, weights_only=True)["epoch"]
-
-
 def test_resuming_from_last_continues_the_auto_versioned_run_that_has_it(tmp_path):
     for version in (0, 1, 2):
         (tmp_path / "run" / f"version_{version}" / "checkpoints").mkdir(parents=True)
@@ -217,7 +198,8 @@ def test_a_killed_fit_resumed_from_last_ends_like_an_uninterrupted_one(task, tmp
     )
     cmd = [*FIT, *_resume_args(killed, task, epochs), *extra]
     try:
-        at = _kill_after_epoch(cmd, killed / "run" / "version_0" / "checkpoints" / "last.ckpt", 1)
+        last = killed / "run" / "version_0" / "checkpoints" / "last.ckpt"
+        at = _kill_after_saves(cmd, last, 2, settle=0.2)["epoch"]  # into the batches of the epoch after 1
     finally:
         log = uninterrupted.communicate(timeout=120)[0].decode()
     assert uninterrupted.returncode == 0, log[-2000:]
@@ -261,8 +243,8 @@ def test_the_character_train_loader_resumes_at_the_saved_batch_without_touching_
     assert len(list(other)) == 15
 
 
-def _kill_after_saves(cmd: list[str], ckpt: Path, saves: int) -> dict:
-    """Start ``cmd``, SIGKILL it just after its ``saves``-th write of ``ckpt``, return that checkpoint."""
+def _kill_after_saves(cmd: list[str], ckpt: Path, saves: int, settle: float) -> dict:
+    """Start ``cmd``, SIGKILL it ``settle`` s after its ``saves``-th write of ``ckpt``; return that file."""
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     inodes: set[int] = set()  # each atomic save is a new file
     try:
@@ -270,7 +252,7 @@ def _kill_after_saves(cmd: list[str], ckpt: Path, saves: int) -> dict:
             if ckpt.is_file():
                 inodes.add(ckpt.stat().st_ino)
             time.sleep(0.005)
-        time.sleep(0.05)  # a few batches on, well before the next validation
+        time.sleep(settle)
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=60) == -signal.SIGKILL, "the run ended before it could be killed"
     finally:
@@ -298,7 +280,8 @@ def test_a_char_fit_killed_after_a_mid_epoch_checkpoint_resumes_exactly(tmp_path
     cmd = [*FIT, *_resume_args(killed, "char", epochs), *extra]
     try:
         # saves: epoch 0 middle, epoch 0 end, epoch 1 middle
-        saved = _kill_after_saves(cmd, killed / "run" / "version_0" / "checkpoints" / "last.ckpt", 3)
+        last = killed / "run" / "version_0" / "checkpoints" / "last.ckpt"
+        saved = _kill_after_saves(cmd, last, 3, settle=0.05)  # a few batches on, before the next validation
     finally:
         log = uninterrupted.communicate(timeout=120)[0].decode()
     assert uninterrupted.returncode == 0, log[-2000:]

@@ -53,15 +53,15 @@ def _unsafe_reason(err: Exception) -> str:
     return reason.rstrip(".")
 
 
-def read_metadata(path: str | Path, task: str) -> dict:
-    """The vocabulary, labels, tokeniser settings and hyperparameters of a checkpoint of ``task``.
+def read_metadata(path: str | Path, task: str | None = None) -> dict:
+    """The vocabulary, labels, tokeniser settings and hyperparameters of a checkpoint of ``task`` (None: any).
 
     Raises:
         UserError: the checkpoint is unreadable or belongs to another task.
     """
     checkpoint = load_checkpoint(path)
     meta = checkpoint[META_KEY]
-    if meta.get("task") != task:
+    if task is not None and meta.get("task") != task:
         found = meta.get("task")
         raise UserError(f"{path}: a {found} checkpoint, not {task}; use {TASKS.get(found, 'another tool')}")
     hparams = dict(checkpoint.get("hyper_parameters", {}))
@@ -77,8 +77,13 @@ def read_metadata(path: str | Path, task: str) -> dict:
 def load_net(path: str | Path, task: str, cls: type[torch.nn.Module]) -> tuple[torch.nn.Module, dict]:
     """The plain model of a ``task`` checkpoint, weights loaded, with the checkpoint's metadata."""
     meta = read_metadata(path, task)
+    return net_from_metadata(meta, cls), meta
+
+
+def net_from_metadata(meta: dict, cls: type[torch.nn.Module]) -> torch.nn.Module:
+    """The plain model ``cls`` built from checkpoint metadata (:func:`read_metadata`), weights loaded."""
     net = build_net(cls, meta["hparams"])
     net.load_state_dict(
         {k.removeprefix("net."): v for k, v in meta["state_dict"].items() if k.startswith("net.")}
     )
-    return net, meta
+    return net

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from textrnn.checkpoint import load_checkpoint, load_net
+from textrnn.checkpoint import net_from_metadata, read_metadata
 from textrnn.errors import UserError
 from textrnn.models import CharLMNet, TextClassifierNet
 from textrnn.plots import plot_gates
@@ -25,6 +25,7 @@ from textrnn.tokenize import word_tokenize
 from textrnn.vocab import Vocab
 
 FUSED_NAMES = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "rnn_tanh"}
+NETS = {"classification": TextClassifierNet, "char_lm": CharLMNet}  # task -> its plain model
 
 
 @dataclass
@@ -59,11 +60,11 @@ def equation_stack(rnn: nn.Module) -> tuple[RecurrentStack, str]:
 
 def _embed(path: str | Path, text: str) -> tuple[nn.Module, list[str], torch.Tensor]:
     """The checkpoint's model, the text's tokens and their embeddings (1, T, E)."""
-    task = load_checkpoint(path)["textrnn"].get("task")
-    if task not in ("classification", "char_lm"):
-        raise UserError(f"{path}: a {task} checkpoint has no recurrent layer to inspect")
-    net, meta = load_net(path, task, TextClassifierNet if task == "classification" else CharLMNet)
-    if task == "classification":
+    meta = read_metadata(path)  # read once, whatever the task
+    if meta.get("task") not in NETS:
+        raise UserError(f"{path}: a {meta.get('task')} checkpoint has no recurrent layer to inspect")
+    net = net_from_metadata(meta, NETS[meta["task"]])
+    if meta["task"] == "classification":
         tokens = word_tokenize(text, meta["tokenizer"]["lowercase"])[: meta["tokenizer"]["max_length"]]
     else:
         tokens = list(text)
