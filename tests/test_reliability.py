@@ -8,7 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ LINE = "ROMEO:\nBut soft, what light through yonder window breaks?\n"
 
 def _env() -> dict[str, str]:
     # read when called: conftest's fixture has pointed the caches at a temporary folder by then
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}"}
 
 
 def _data(root: Path, task: str, scale: int = 1) -> list[str]:
@@ -199,11 +198,11 @@ def test_a_killed_fit_resumed_from_last_ends_like_an_uninterrupted_one(task, tmp
     cmd = [*FIT, *_resume_args(killed, task, epochs), *extra]
     try:
         last = killed / "run" / "version_0" / "checkpoints" / "last.ckpt"
-        at = _kill_after_saves(cmd, last, 2, settle=0.2)["epoch"]  # into the batches of the epoch after 1
+        saved = _killed(cmd, last, epoch=2, fraction=0.5)  # in the middle of epoch 2, of 0..3
     finally:
         log = uninterrupted.communicate(timeout=120)[0].decode()
     assert uninterrupted.returncode == 0, log[-2000:]
-    assert at == 1  # killed in epoch 2, of 0..3
+    assert saved["epoch"] == 1  # the last save was at the end of epoch 1
     run = subprocess.run([*cmd, "--ckpt_path=last"], env=_env(), capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Restoring states from the checkpoint" in run.stdout + run.stderr
@@ -243,22 +242,11 @@ def test_the_character_train_loader_resumes_at_the_saved_batch_without_touching_
     assert len(list(other)) == 15
 
 
-def _kill_after_saves(cmd: list[str], ckpt: Path, saves: int, settle: float) -> dict:
-    """Start ``cmd``, SIGKILL it ``settle`` s after its ``saves``-th write of ``ckpt``; return that file."""
-    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    inodes: set[int] = set()  # each atomic save is a new file
-    try:
-        while proc.poll() is None and len(inodes) < saves:
-            if ckpt.is_file():
-                inodes.add(ckpt.stat().st_ino)
-            time.sleep(0.005)
-        time.sleep(settle)
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=60) == -signal.SIGKILL, "the run ended before it could be killed"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+def _killed(cmd: list[str], ckpt: Path, epoch: int, fraction: float) -> dict:
+    """Run ``cmd`` until it SIGKILLs itself in ``epoch`` at ``fraction`` of its batches; return ``ckpt``."""
+    killer = f'{{"class_path": "killer.KillAt", "init_args": {{"epoch": {epoch}, "fraction": {fraction}}}}}'
+    run = subprocess.run([*cmd, f"--trainer.callbacks+={killer}"], env=_env(), capture_output=True, text=True)
+    assert run.returncode == -signal.SIGKILL, run.stderr[-2000:]
     return torch.load(ckpt, weights_only=True)
 
 
@@ -281,7 +269,7 @@ def test_a_char_fit_killed_after_a_mid_epoch_checkpoint_resumes_exactly(tmp_path
     try:
         # saves: epoch 0 middle, epoch 0 end, epoch 1 middle
         last = killed / "run" / "version_0" / "checkpoints" / "last.ckpt"
-        saved = _kill_after_saves(cmd, last, 3, settle=0.05)  # a few batches on, before the next validation
+        saved = _killed(cmd, last, epoch=1, fraction=0.75)  # a few batches on, before the next validation
     finally:
         log = uninterrupted.communicate(timeout=120)[0].decode()
     assert uninterrupted.returncode == 0, log[-2000:]
