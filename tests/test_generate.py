@@ -117,7 +117,7 @@ def test_script_bad_input_gets_one_line(char_ckpt, tmp_path):
     torch.save(checkpoint, sentiment)
     cases = {
         ("--checkpoint", str(tmp_path / "none.ckpt")): "no such checkpoint file",
-        ("--checkpoint", str(sentiment)): "a classification checkpoint, not char_lm; use load_classifier",
+        ("--checkpoint", str(sentiment)): "a classification model, not char_lm; use load_classifier",
         ("--checkpoint", str(ckpt), "--length", "-5"): "length must be 0 or more, not -5",
         ("--checkpoint", str(ckpt), "--prompt", ""): "the prompt is empty",
     }

@@ -1,24 +1,38 @@
-"""textrnn: recurrent neural networks on text, with pretrained word vectors and Lightning."""
+"""textrnn: recurrent neural networks on text, with pretrained word vectors and Lightning.
 
-from textrnn.chardata import CharLMData
-from textrnn.classify import Classifier, Prediction, load_classifier
-from textrnn.data import TextClassificationData
-from textrnn.generate import Generator, load_generator
-from textrnn.language_model import CharLanguageModel
-from textrnn.pretrained import Embeddings
-from textrnn.tasks import SentimentClassifier
-from textrnn.vocab import Vocab
+Names are imported when first used, so that loading a trained model for use (``from_pretrained``,
+``load_classifier``, ``load_generator``) does not import Lightning.
+"""
 
-__all__ = [
-    "CharLMData",
-    "CharLanguageModel",
-    "Classifier",
-    "Embeddings",
-    "Generator",
-    "Prediction",
-    "SentimentClassifier",
-    "TextClassificationData",
-    "Vocab",
-    "load_classifier",
-    "load_generator",
-]
+from __future__ import annotations
+
+import importlib
+
+_HOMES = {
+    "CharLMData": "textrnn.chardata",
+    "CharLanguageModel": "textrnn.language_model",
+    "Classifier": "textrnn.classify",
+    "Embeddings": "textrnn.pretrained",
+    "Generator": "textrnn.generate",
+    "Prediction": "textrnn.classify",
+    "SentimentClassifier": "textrnn.tasks",
+    "TextClassificationData": "textrnn.data",
+    "Vocab": "textrnn.vocab",
+    "from_pretrained": "textrnn.sharing",
+    "load_classifier": "textrnn.classify",
+    "load_generator": "textrnn.generate",
+    "save_pretrained": "textrnn.sharing",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'textrnn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -9,6 +9,7 @@ import torch
 
 from textrnn.errors import UserError
 from textrnn.models import build_net
+from textrnn.pretrained_folder import read_folder
 
 META_KEY = "textrnn"
 TASKS = {
@@ -54,19 +55,24 @@ def _unsafe_reason(err: Exception) -> str:
 
 
 def read_metadata(path: str | Path, task: str | None = None) -> dict:
-    """The vocabulary, labels, tokeniser settings and hyperparameters of a checkpoint of ``task`` (None: any).
+    """The vocabulary, labels, tokeniser settings, hyperparameters and weights of a model of ``task``
+    (None: any), from a checkpoint or a pretrained-model folder (:mod:`textrnn.pretrained_folder`).
 
     Raises:
-        UserError: the checkpoint is unreadable or belongs to another task.
+        UserError: the checkpoint or folder is unreadable or belongs to another task.
     """
-    checkpoint = load_checkpoint(path)
-    meta = checkpoint[META_KEY]
+    meta = read_folder(path) if Path(path).is_dir() else _checkpoint_metadata(path)
     if task is not None and meta.get("task") != task:
         found = meta.get("task")
-        raise UserError(f"{path}: a {found} checkpoint, not {task}; use {TASKS.get(found, 'another tool')}")
+        raise UserError(f"{path}: a {found} model, not {task}; use {TASKS.get(found, 'another tool')}")
+    return meta
+
+
+def _checkpoint_metadata(path: str | Path) -> dict:
+    checkpoint = load_checkpoint(path)
     hparams = dict(checkpoint.get("hyper_parameters", {}))
     return {
-        **meta,
+        **checkpoint[META_KEY],
         "hparams": hparams,
         "label_names": hparams.get("label_names"),
         "tokenizer": hparams.get("tokenizer"),
@@ -83,7 +89,10 @@ def load_net(path: str | Path, task: str, cls: type[torch.nn.Module]) -> tuple[t
 def net_from_metadata(meta: dict, cls: type[torch.nn.Module]) -> torch.nn.Module:
     """The plain model ``cls`` built from checkpoint metadata (:func:`read_metadata`), weights loaded."""
     net = build_net(cls, meta["hparams"])
-    net.load_state_dict(
-        {k.removeprefix("net."): v for k, v in meta["state_dict"].items() if k.startswith("net.")}
-    )
+    state = {k.removeprefix("net."): v for k, v in meta["state_dict"].items() if k.startswith("net.")}
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as err:  # e.g. an edited config.json that no longer fits the weights
+        reason = str(err).strip().splitlines()[-1].strip()
+        raise UserError(f"the weights do not fit the model its hyperparameters describe: {reason}") from None
     return net

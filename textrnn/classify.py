@@ -124,10 +124,10 @@ def load_classifier(
     device: str | torch.device | None = None,
     max_tokens: int | None = DEFAULT_MAX_TOKENS,
 ) -> Classifier:
-    """Load a classification checkpoint; needs neither Lightning training data nor vectors files.
+    """Load a classification checkpoint or model folder; needs neither training data nor vectors files.
 
     Args:
-        path: A checkpoint written by ``textrnn fit``.
+        path: A checkpoint written by ``textrnn fit``, or a folder written by ``save_pretrained``.
         device: Where to run (default: CUDA when available, else CPU).
         max_tokens: Tokens read per text when the checkpoint has no ``max_length`` (None: all).
     """
@@ -140,7 +140,11 @@ def load_classifier(
 def main(argv: list[str] | None = None) -> None:
     """``textrnn-classify``: print the label and probability of each text (arguments or stdin lines)."""
     parser = argparse.ArgumentParser(prog="textrnn-classify", description=main.__doc__)
-    parser.add_argument("--checkpoint", required=True, help="a checkpoint written by textrnn fit")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a checkpoint written by textrnn fit, or a model folder (save_pretrained)",
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: best available)")
     parser.add_argument(
         "--max-tokens",

@@ -163,16 +163,21 @@ def make_cli(args: list[str] | None = None, run: bool = True) -> TextRNNCLI:
         args=args,
         parser_kwargs={
             "description": "Train and evaluate textrnn models from YAML recipes. "
-            "Also: textrnn gates CHECKPOINT --text TEXT (see textrnn gates --help)."
+            "Also: textrnn export | gates | plot | vectors (see textrnn TOOL --help)."
         },
     )
 
 
-TOOLS = {"gates": "textrnn.gates"}  # subcommands outside LightningCLI: name -> module with main(argv)
+TOOLS = {  # subcommands outside LightningCLI: name -> module with main(argv)
+    "export": "textrnn.export",
+    "gates": "textrnn.gates",
+    "plot": "textrnn.training_plots",
+    "vectors": "textrnn.word_vectors",
+}
 
 
 def main(args: list[str] | None = None) -> None:
-    """Entry point of ``textrnn``: fit, validate, test or predict from a YAML config, or ``gates``."""
+    """Entry point of ``textrnn``: fit, validate, test or predict from a YAML config, or a tool of ``TOOLS``."""
     argv = sys.argv[1:] if args is None else args
     if argv and argv[0] in TOOLS:
         return importlib.import_module(TOOLS[argv[0]]).main(argv[1:])

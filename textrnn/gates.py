@@ -18,14 +18,13 @@ from torch import nn
 
 from textrnn.checkpoint import net_from_metadata, read_metadata
 from textrnn.errors import UserError
-from textrnn.models import CharLMNet, TextClassifierNet
+from textrnn.models import NETS
 from textrnn.plots import plot_gates
 from textrnn.recurrent import RecurrentStack
 from textrnn.tokenize import word_tokenize
 from textrnn.vocab import Vocab
 
 FUSED_NAMES = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "rnn_tanh"}
-NETS = {"classification": TextClassifierNet, "char_lm": CharLMNet}  # task -> its plain model
 
 
 @dataclass

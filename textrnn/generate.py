@@ -110,7 +110,8 @@ class Generator:
 
 
 def load_generator(path: str | Path, device: str | torch.device | None = None) -> Generator:
-    """Load a character-level checkpoint (nothing else is needed) onto ``device`` (default: best)."""
+    """Load a character-level checkpoint or model folder (nothing else is needed) onto ``device``
+    (default: best)."""
     net, meta = load_net(path, "char_lm", CharLMNet)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return Generator(net.to(device), Vocab.from_dict(meta["vocab"]))
@@ -120,7 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="textrnn-generate", description="Generate text from a character checkpoint."
     )
-    parser.add_argument("--checkpoint", required=True, help="a checkpoint written by textrnn fit (char_lm)")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a char_lm checkpoint written by textrnn fit, or a model folder (save_pretrained)",
+    )
     parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     parser.add_argument("--length", type=int, default=500, help="characters to generate")
     parser.add_argument("--temperature", type=float, default=0.8, help="below 1: safer; above 1: wilder")

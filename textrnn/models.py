@@ -126,3 +126,6 @@ class CharLMNet(nn.Module):
         x = self.dropout(self.embedding(ids))  # (B, T, E)
         outputs, state = self.encoder(x, state=state)  # (B, T, H)
         return self.head(self.dropout(outputs)), state  # (B, T, V)
+
+
+NETS = {"classification": TextClassifierNet, "char_lm": CharLMNet}  # task -> its plain model

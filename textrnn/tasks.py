@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
@@ -16,6 +18,7 @@ from textrnn.checkpoint_io import rng_state, set_rng_state
 from textrnn.clipping import GradClip, check_mode, clip_gradients, global_grad_norm
 from textrnn.errors import UserError
 from textrnn.models import TextClassifierNet, build_net
+from textrnn.pretrained_folder import write_folder
 
 NOT_HPARAMS = ["pretrained", "vocab", "optimizer", "scheduler"]
 RNG_KEY = "textrnn_rng"  # the random generators' states, for resuming a fit exactly
@@ -139,6 +142,13 @@ class TextTask(pl.LightningModule):
             "vocab": {"tokens": list(self.vocab or [])},
         }
         checkpoint[RNG_KEY] = rng_state()
+
+    def save_pretrained(self, out: str | Path) -> Path:
+        """Write this model as a folder that :func:`textrnn.from_pretrained` loads without Lightning."""
+        hparams = dict(self.hparams)
+        meta = {"task": self.task, "vocab": {"tokens": list(self.vocab or [])}, "hparams": hparams}
+        meta |= {"label_names": hparams.get("label_names"), "tokenizer": hparams.get("tokenizer")}
+        return write_folder(out, meta, self.net.state_dict())
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.vocab = checkpoint.get(META_KEY, {}).get("vocab", {}).get("tokens")
