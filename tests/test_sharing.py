@@ -1,6 +1,7 @@
 """The pretrained-model folder: save_pretrained / from_pretrained round trips, the tools, bad folders."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -23,6 +24,10 @@ def test_a_classifier_folder_predicts_exactly_as_its_checkpoint(trained, tmp_pat
     cli, ckpt, _, _ = trained
     folder = save_pretrained(ckpt, tmp_path / "model")
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "vocab.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o666 & ~umask}  # shareable, as usual
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask
     config = json.loads((folder / "config.json").read_text())
     assert config["task"] == "classification" and config["architecture"] == "TextClassifierNet"
     assert config["label_names"] == ["negative", "positive"] and "pretrained" not in config["hparams"]

@@ -58,10 +58,20 @@ def write_folder(out: str | Path, meta: dict, net_state: dict[str, torch.Tensor]
         (tmp / VOCAB).write_text(json.dumps(meta["vocab"]["tokens"], ensure_ascii=False), encoding="utf-8")
         # tied weights share storage, which safetensors refuses: each name gets its own copy
         save_file({k: v.detach().cpu().clone() for k, v in net_state.items()}, tmp / WEIGHTS, {"format": "pt"})
+        _usual_permissions(tmp)
         _swap_in(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _usual_permissions(folder: Path) -> None:
+    """The umask's modes, as for any new folder: temporary folders and safetensors files are private."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for file in folder.iterdir():
+        file.chmod(0o666 & ~umask)
 
 
 def _swap_in(new: Path, out: Path) -> None:
