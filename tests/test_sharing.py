@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 from textrnn import Classifier, Generator, from_pretrained, load_classifier, load_generator, save_pretrained
 from textrnn.checkpoint import net_from_metadata, read_metadata
+from textrnn.cli import main
 from textrnn.errors import UserError
 from textrnn.models import NETS, CharLMNet
 from textrnn.pretrained_folder import read_folder, write_folder
@@ -143,3 +144,10 @@ def test_bad_folders_give_one_line_naming_the_file(trained, tmp_path):
     assert "do not fit" in broken("shape", lambda f: set_hparam(f, hidden_size=7))
     with pytest.raises(UserError, match="a classification model, not char_lm"):
         load_generator(save_pretrained(trained[1], tmp_path / "kind"))
+
+
+def test_textrnn_export_writes_the_folder_too(trained, tmp_path, capsys):
+    main(["export", "--checkpoint", str(trained[1]), "--format", "pretrained", "--out", str(tmp_path / "m")])
+    assert capsys.readouterr().out.strip() == f"pretrained: {trained[1]} -> {tmp_path / 'm'}"
+    expected = load_classifier(trained[1], device="cpu").predict_proba(TEXTS)
+    assert torch.equal(from_pretrained(tmp_path / "m", device="cpu").predict_proba(TEXTS), expected)

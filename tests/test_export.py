@@ -1,0 +1,191 @@
+"""``textrnn export``: ONNX and TorchScript files give the PyTorch model's numbers on unseen shapes."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from textrnn.checkpoint import META_KEY, load_net
+from textrnn.cli import main
+from textrnn.export import export
+from textrnn.models import CharLMNet, TextClassifierNet
+from textrnn.vocab import Vocab
+
+pytest_plugins = ["test_cli", "test_generate"]
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+TOLERANCE = 1e-4
+
+
+def save_checkpoint(net: torch.nn.Module, task: str, hparams: dict, path) -> str:
+    """A checkpoint of a plain model, laid out as the Lightning tasks write them."""
+    vocab = ["<pad>", "<unk>", *(f"w{i}" for i in range(hparams["vocab_size"] - 2))]
+    torch.save(
+        {
+            META_KEY: {"task": task, "vocab": {"tokens": vocab}},
+            "hyper_parameters": hparams,
+            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
+        },
+        path,
+    )
+    return str(path)
+
+
+def padded_batch(vocab_size: int, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random ids (B, T) padded with 0 after each of ``lengths``."""
+    lengths = torch.tensor(lengths)
+    ids = torch.randint(2, vocab_size, (len(lengths), int(lengths.max())))
+    return ids * (torch.arange(ids.size(1)) < lengths.unsqueeze(1)), lengths
+
+
+def run_onnx(path, **inputs: torch.Tensor) -> list[np.ndarray]:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {name: value.numpy() for name, value in inputs.items()})
+
+
+def exported_logits(path, fmt: str, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    if fmt == "onnx":
+        return torch.from_numpy(run_onnx(path, ids=ids, lengths=lengths)[0])
+    return torch.jit.load(str(path))(ids, lengths)
+
+
+CLASSIFIERS = [  # cell, cell_impl, bidirectional, num_layers, pooling
+    ("lstm", "auto", True, 2, "last+attention"),
+    ("gru", "auto", True, 1, "max+mean"),
+    ("rnn_tanh", "auto", False, 2, "last+max"),
+    ("lstm", "equations", True, 1, "mean+last"),
+    ("gru", "equations", False, 2, "attention"),
+]
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("cell, cell_impl, bidirectional, num_layers, pooling", CLASSIFIERS)
+def test_classifier_logits_match_on_a_padded_batch(
+    fmt, cell, cell_impl, bidirectional, num_layers, pooling, tmp_path
+):
+    torch.manual_seed(0)
+    # rows from 40 on are fixed (as words added from pretrained vectors are): the embedding's other path
+    hparams = dict(vocab_size=50, num_classes=3, embedding_dim=8, hidden_size=6, trainable_rows=40)
+    hparams |= dict(cell=cell, cell_impl=cell_impl, bidirectional=bidirectional, pooling=pooling)
+    hparams["num_layers"] = num_layers
+    net = TextClassifierNet(**hparams).eval()
+    out = export(save_checkpoint(net, "classification", hparams, tmp_path / "c.ckpt"), fmt, tmp_path / "m")
+    ids, lengths = padded_batch(50, [9, 4, 1, 7, 9])  # batch 5, length 9: unlike the example (2, 3)
+    with torch.no_grad():
+        expected = net(ids, lengths)
+        torch.testing.assert_close(exported_logits(out, fmt, ids, lengths), expected, atol=TOLERANCE, rtol=0)
+        # each row's logits do not depend on what else is in the batch, nor on the padding
+        alone = exported_logits(out, fmt, ids[2:3, :1], lengths[2:3])
+        torch.testing.assert_close(alone, expected[2:3], atol=TOLERANCE, rtol=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.ckpt", "m"]  # no temporary file left
+
+
+def char_steps(path, fmt: str, ids: torch.Tensor, state: list[torch.Tensor], size: int = 1) -> torch.Tensor:
+    """The logits (B, T, V) of feeding ``ids`` ``size`` characters at a time, carrying the state."""
+    step = torch.jit.load(str(path)) if fmt == "torchscript" else None
+    names = ["h", "c"][: len(state)]
+    logits = []
+    for chunk in ids.split(size, dim=1):
+        if step is None:
+            logits_t, *state = map(torch.from_numpy, run_onnx(path, ids=chunk, **dict(zip(names, state))))
+        else:
+            logits_t, *state = step(chunk, *state)
+        logits.append(logits_t)
+    return torch.cat(logits, dim=1)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+@pytest.mark.parametrize("cell, cell_impl", [("lstm", "auto"), ("gru", "equations"), ("rnn_tanh", "auto")])
+def test_char_model_step_by_step_equals_the_whole_text(fmt, cell, cell_impl, tmp_path):
+    torch.manual_seed(0)
+    hparams = dict(vocab_size=20, embedding_dim=8, hidden_size=16, num_layers=2, cell=cell, cell_impl=cell_impl)
+    net = CharLMNet(**hparams).eval()
+    out = export(save_checkpoint(net, "char_lm", hparams, tmp_path / "c.ckpt"), fmt, tmp_path / "m")
+    ids = torch.randint(2, 20, (3, 12))
+    state = [torch.zeros(2, 3, 16)] * (2 if cell == "lstm" else 1)
+    with torch.no_grad():
+        whole, _ = net(ids)
+        for size in (1, 5, 12):  # one character at a time (generation), chunks, the whole text at once
+            torch.testing.assert_close(char_steps(out, fmt, ids, state, size), whole, atol=TOLERANCE, rtol=0)
+
+
+def test_cli_exports_the_trained_classifier_with_its_metadata(trained, tmp_path, capsys):
+    _, ckpt, _, _ = trained
+    net, meta = load_net(ckpt, "classification", TextClassifierNet)
+    vocab = Vocab.from_dict(meta["vocab"])
+    texts = [["a", "wonderful", ",", "moving", "film"], ["dull"], ["i", "hated", "it"]]
+    ids = torch.nn.utils.rnn.pad_sequence([torch.tensor(vocab.encode(t)) for t in texts], batch_first=True)
+    lengths = torch.tensor([len(t) for t in texts])
+    with torch.no_grad():
+        expected = net.eval()(ids, lengths)
+    for fmt, name in [("onnx", "model.onnx"), ("torchscript", "model.pt")]:
+        main(["export", "--checkpoint", str(ckpt), "--format", fmt, "--out", str(tmp_path / name)])
+        assert capsys.readouterr().out.strip() == f"{fmt}: {ckpt} -> {tmp_path / name}"
+        with torch.no_grad():
+            got = exported_logits(tmp_path / name, fmt, ids, lengths)
+        torch.testing.assert_close(got, expected, atol=TOLERANCE, rtol=0)
+    props = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "model.onnx")).metadata_props}
+    assert props["task"] == "classification" and props["vocab"] == vocab.itos
+    assert props["label_names"] == ["negative", "positive"] and props["tokenizer"] == meta["tokenizer"]
+    files = {"textrnn.json": ""}
+    torch.jit.load(str(tmp_path / "model.pt"), _extra_files=files)
+    assert json.loads(files["textrnn.json"]) == props
+
+
+def test_cli_exports_the_trained_char_model(char_ckpt, tmp_path):
+    _, ckpt = char_ckpt
+    main(["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "char.onnx")])
+    net, meta = load_net(ckpt, "char_lm", CharLMNet)
+    ids = torch.tensor([Vocab.from_dict(meta["vocab"]).encode("ROMEO: But")])
+    layers, hidden = net.encoder.rnn.num_layers, net.encoder.rnn.hidden_size
+    with torch.no_grad():
+        whole, _ = net.eval()(ids)
+    steps = char_steps(tmp_path / "char.onnx", "onnx", ids, [torch.zeros(layers, 1, hidden)] * 2)
+    torch.testing.assert_close(steps, whole, atol=TOLERANCE, rtol=0)
+    props = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "char.onnx")).metadata_props}
+    assert props["task"] == "char_lm" and props["tokenizer"] == {"kind": "char"}
+
+
+def error_of(*args: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", *args])
+    return str(exit_info.value.code)
+
+
+def test_mistakes_get_one_line_and_leave_no_file(tmp_path, monkeypatch):
+    def classifier(cell: str, name: str) -> str:
+        hparams = dict(vocab_size=10, num_classes=2, embedding_dim=4, hidden_size=3, cell=cell)
+        return save_checkpoint(TextClassifierNet(**hparams), "classification", hparams, tmp_path / name)
+
+    peephole, lstm = classifier("peephole_lstm", "p.ckpt"), classifier("lstm", "l.ckpt")
+    out = str(tmp_path / "m.onnx")
+    for args, message in [
+        (["--checkpoint", lstm, "--format", "tflite", "--out", out], "--format tflite: unknown; choose one of"),
+        (["--checkpoint", lstm, "--format", "onnx", "--out", str(tmp_path / "no" / "m")], "no such directory"),
+        (["--checkpoint", str(tmp_path / "none.ckpt"), "--format", "onnx", "--out", out], "no such checkpoint"),
+        (["--checkpoint", peephole, "--format", "torchscript", "--out", out], "cell 'peephole_lstm' cannot be"),
+    ]:
+        error = error_of(*args)
+        assert error.startswith("textrnn export: error: ") and message in error and "\n" not in error
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    error = error_of("--checkpoint", lstm, "--format", "onnx", "--out", out)
+    assert "pip install 'textrnn[export]'" in error and "\n" not in error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.ckpt", "p.ckpt"]
+
+
+def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
+    hparams = dict(vocab_size=10, num_classes=2, embedding_dim=4, hidden_size=3)
+    ckpt = save_checkpoint(TextClassifierNet(**hparams), "classification", hparams, tmp_path / "c.ckpt")
+
+    def write_half(module, path, **kwargs):
+        Path(path).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch.jit, "save", write_half)
+    with pytest.raises(OSError, match="disk full"):
+        export(ckpt, "torchscript", tmp_path / "m.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.ckpt"]
