@@ -13,7 +13,7 @@ import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 
 from textrnn.callbacks import PredictionWriter
 from textrnn.checkpoint import META_KEY, load_checkpoint
@@ -66,6 +66,12 @@ class TextRNNCLI(LightningCLI):
         for source, target in LINKS.items():
             parser.link_arguments(f"data.{source}", f"model.init_args.{target}", apply_on="instantiate")
         parser.add_argument("--predictions", default="predictions.tsv", help="predict: the output file")
+        parser.add_argument(
+            "--tensorboard",
+            type=bool,
+            default=False,
+            help="also log to TensorBoard, in the CSV logger's run folder (pip install 'textrnn[tensorboard]')",
+        )
 
     def _parse_ckpt_path(self) -> None:
         """Take the architecture from ``--ckpt_path`` (as LightningCLI does), minus what the data links.
@@ -95,9 +101,12 @@ class TextRNNCLI(LightningCLI):
             raise UserError(str(root)) from None
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        """The Trainer, saving checkpoints atomically unless the user chose a checkpoint plugin."""
+        """The Trainer, saving checkpoints atomically unless the user chose a checkpoint plugin, and logging
+        to TensorBoard too with ``tensorboard: true``."""
         trainer = super().instantiate_trainer(**kwargs)
         use_atomic_io(trainer.strategy)
+        if self._get(self.config_init, "tensorboard"):
+            _add_tensorboard(trainer)
         return trainer
 
     def before_instantiate_classes(self) -> None:
@@ -121,6 +130,34 @@ class TextRNNCLI(LightningCLI):
             if isinstance(cb, ModelCheckpoint) and cb.monitor and cb.best_model_path:
                 score = cb.best_model_score
                 print(f"best checkpoint: {cb.best_model_path} ({cb.monitor}={float(score):.4f})")
+
+
+class TensorBoardBeside(TensorBoardLogger):
+    """TensorBoard event files in another logger's run folder, in whichever version that logger settles on:
+    a new one, or the one ``--ckpt_path last`` continues (see ``_continue_last_version``)."""
+
+    def __init__(self, partner: Logger):
+        super().__init__(partner.save_dir, name=partner.name, default_hp_metric=False)
+        self.partner = partner
+
+    @property
+    def version(self) -> int | str:
+        """The partner's version, asked when first needed: after ``--ckpt_path last`` may have set it."""
+        return self.partner.version
+
+
+def _add_tensorboard(trainer: Trainer) -> None:
+    """Add a TensorBoard logger after the trainer's first one (which stays ``trainer.logger``), unless the
+    recipe names one itself."""
+    if any(isinstance(logger, TensorBoardLogger) for logger in trainer.loggers):
+        return
+    if trainer.logger is None or trainer.logger.save_dir is None:
+        raise UserError("tensorboard: true writes into trainer.logger's run folder, and there is none")
+    try:
+        tensorboard = TensorBoardBeside(trainer.logger)
+    except ModuleNotFoundError:  # Lightning's message asks for tensorboard or tensorboardX
+        raise UserError("tensorboard: true needs TensorBoard: pip install 'textrnn[tensorboard]'") from None
+    trainer.loggers = [*trainer.loggers, tensorboard]
 
 
 def _continue_last_version(logger: object) -> None:
