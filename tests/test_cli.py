@@ -17,7 +17,7 @@ TINY = str(REPO / "tests" / "assets" / "tiny_classifier.yaml")
 
 
 def _textrnn(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    code = "from textrnn.cli import main; main()"
+    code = "from textrnn.commands import main; main()"
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True)
 
 

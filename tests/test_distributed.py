@@ -23,7 +23,7 @@ def _fit_ddp(config: str, data: list[str], root) -> list[dict]:
     args += ["--trainer.logger=false", f"--trainer.default_root_dir={root}"]
     path = os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "textrnn.cli", *args]
+    command = [sys.executable, "-m", "textrnn", *args]
     run = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     return [json.loads((root / f"rank{rank}.json").read_text()) for rank in (0, 1)]

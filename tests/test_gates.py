@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from textrnn.checkpoint import load_net
-from textrnn.cli import main
+from textrnn.commands import main
 from textrnn.gates import record_gates, save_trace
 from textrnn.models import CharLMNet, TextClassifierNet
 from textrnn.vocab import Vocab

@@ -14,7 +14,7 @@ from conftest import REPO
 from textrnn import load_classifier, load_generator
 from textrnn.classify import DEFAULT_MAX_TOKENS
 from textrnn.classify import main as classify_main
-from textrnn.cli import main as cli_main
+from textrnn.commands import main as cli_main
 from textrnn.data import TextClassificationData
 from textrnn.errors import UserError
 from textrnn.generate import Generator
@@ -95,7 +95,7 @@ def test_predict_command_takes_a_1mb_line(trained, tmp_path):
     out = tmp_path / "pred.tsv"
     args = ["predict", "--config", TINY, f"--data.predict={texts}", f"--ckpt_path={trained[1]}"]
     result = subprocess.run(
-        [sys.executable, "-c", "from textrnn.cli import main; main()", *args, f"--predictions={out}"],
+        [sys.executable, "-c", "from textrnn.commands import main; main()", *args, f"--predictions={out}"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

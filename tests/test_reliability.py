@@ -21,7 +21,8 @@ import textrnn.checkpoint_io as checkpoint_io
 from textrnn import CharLanguageModel, SentimentClassifier
 from textrnn.chardata import CharStreams, StreamLoader
 from textrnn.checkpoint_io import AtomicCheckpointIO, rng_state, set_rng_state, use_atomic_io
-from textrnn.cli import _continue_last_version, main, make_cli
+from textrnn.cli import _continue_last_version, make_cli
+from textrnn.commands import main
 
 ASSETS = REPO / "tests" / "assets"
 LINE = "ROMEO:\nBut soft, what light through yonder window breaks?\n"
@@ -143,7 +144,7 @@ def test_a_nan_loss_stops_training_naming_the_step_and_keeps_the_good_checkpoint
 
 # ---------------------------------------------------------------- resume after SIGKILL
 
-FIT = [sys.executable, "-m", "textrnn.cli", "fit", "--seed_everything=0", "--trainer.deterministic=true"]
+FIT = [sys.executable, "-m", "textrnn", "fit", "--seed_everything=0", "--trainer.deterministic=true"]
 
 
 def _resume_args(root: Path, task: str, epochs: int) -> list[str]:

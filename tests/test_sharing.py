@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 
 from textrnn import Classifier, Generator, from_pretrained, load_classifier, load_generator, save_pretrained
 from textrnn.checkpoint import net_from_metadata, read_metadata
-from textrnn.cli import main
+from textrnn.commands import main
 from textrnn.errors import UserError
 from textrnn.models import NETS, CharLMNet
 from textrnn.pretrained_folder import read_folder, write_folder

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from textrnn.cli import TensorBoardBeside, main, make_cli
+from textrnn.cli import TensorBoardBeside, make_cli
+from textrnn.commands import main
 
 TINY = str(REPO / "tests" / "assets" / "tiny_classifier.yaml")
 pytest.importorskip("tensorboard")

@@ -102,7 +102,7 @@ def test_commands_refuse_without_running_code(evil, trained, tmp_path):
         "textrnn test": [
             sys.executable,
             "-c",
-            "from textrnn.cli import main; main()",
+            "from textrnn.commands import main; main()",
             "test",
             "--config",
             TINY,
@@ -112,7 +112,7 @@ def test_commands_refuse_without_running_code(evil, trained, tmp_path):
         "textrnn predict": [
             sys.executable,
             "-c",
-            "from textrnn.cli import main; main()",
+            "from textrnn.commands import main; main()",
             "predict",
             "--config",
             TINY,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import warnings
@@ -205,24 +204,11 @@ def make_cli(args: list[str] | None = None, run: bool = True) -> TextRNNCLI:
     )
 
 
-TOOLS = {  # subcommands outside LightningCLI: name -> module with main(argv)
-    "export": "textrnn.export",
-    "gates": "textrnn.gates",
-    "plot": "textrnn.training_plots",
-    "vectors": "textrnn.word_vectors",
-}
-
-
-def main(args: list[str] | None = None) -> None:
-    """Entry point of ``textrnn``: fit, validate, test or predict from a YAML config, or a tool of ``TOOLS``."""
-    argv = sys.argv[1:] if args is None else args
-    if argv and argv[0] in TOOLS:
-        return importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
+def run(args: list[str] | None = None) -> None:
+    """Run a LightningCLI subcommand; a user's mistake ends the process with one line."""
     try:
         make_cli(args)  # None: LightningCLI reads sys.argv itself (passing it would draw a warning)
     except UserError as err:
         sys.exit(f"textrnn: error: {err}")
 
 
-if __name__ == "__main__":
-    main()

@@ -118,13 +118,13 @@ def build_embedding_matrix(
         UserError: A bad setting, or a missing, unreadable or malformed source.
     """
     start = time.perf_counter()
-    kind = _source_kind(spec)
+    kind = source_kind(spec)
     key = _cache_key(spec, kind, vocab, train_tokens)
     cache_file = _cache_dir(spec) / "embeddings" / f"{key}.pt"
     cached = _load_cache(cache_file, len(vocab))
     from_cache = cached is not None
     if cached is None:
-        found = _load_source(spec, kind, _wanted(vocab), train_tokens)
+        found = load_source(spec, kind, _wanted(vocab), train_tokens)
         matrix, hit = _align(found, vocab, spec.seed)
         _save_cache(cache_file, matrix, hit)
     else:
@@ -142,7 +142,7 @@ def build_embedding_matrix(
 
 def leading_words(spec: Embeddings, n: int) -> list[str]:
     """The first ``n`` words of the source, in its order (none for ``word2vec`` trained on train)."""
-    kind = _source_kind(spec)
+    kind = source_kind(spec)
     if n <= 0 or kind == "word2vec":
         return []
     if kind == "package":
@@ -152,7 +152,7 @@ def leading_words(spec: Embeddings, n: int) -> list[str]:
     return read_words(Path(spec.source).expanduser(), spec.format, n)
 
 
-def _source_kind(spec: Embeddings) -> str:
+def source_kind(spec: Embeddings) -> str:
     """Validate ``spec``; return "package", "word2vec", "gensim-data" or "file"."""
     if spec.format not in FORMATS:
         raise UserError(f"data.embeddings.format: {spec.format!r} is not one of {FORMATS}")
@@ -217,7 +217,7 @@ def _wanted(vocab: Vocab) -> set[str]:
     return set(tokens) | {tok.lower() for tok in tokens}
 
 
-def _load_source(
+def load_source(
     spec: Embeddings, kind: str, wanted: set[str], train_tokens: Sequence[list[str]] | None
 ) -> Found:
     if kind == "package":
