@@ -210,5 +210,3 @@ def run(args: list[str] | None = None) -> None:
         make_cli(args)  # None: LightningCLI reads sys.argv itself (passing it would draw a warning)
     except UserError as err:
         sys.exit(f"textrnn: error: {err}")
-
-

@@ -1,21 +1,15 @@
 """``textrnn export``: a checkpoint as an ONNX or TorchScript file that runs without textrnn.
 
-The training models pack padded batches (``pack_padded_sequence``), which neither format captures
-with dynamic shapes. The export graphs run each layer and direction of a fused ``nn.LSTM`` /
-``nn.GRU`` / ``nn.RNN`` over the padded batch instead: the backward direction reads each sequence
-reversed within its own length, and final states are read at each sequence's last real step, so the
-results equal the packed model's whatever the padding.
+The exported graphs (:mod:`textrnn.export_graphs`) are traced; both formats keep batch size and
+sequence length dynamic.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,86 +17,13 @@ import torch
 from torch import nn
 
 from textrnn.checkpoint import net_from_metadata, read_metadata
-from textrnn.encoders import FUSED
 from textrnn.errors import UserError
-from textrnn.gates import FUSED_NAMES
-from textrnn.models import NETS, CharLMNet, TextClassifierNet
-from textrnn.recurrent import RecurrentStack, reverse_padded
+from textrnn.export_graphs import CharStepGraph, ClassifierGraph, quiet_exporter
+from textrnn.models import NETS
 from textrnn.sharing import save_pretrained
 from textrnn.vocab import Vocab
 
 FORMATS = ("onnx", "torchscript", "pretrained")
-WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-
-
-def fused_copy(rnn: nn.RNNBase | RecurrentStack, layers: range, direction: int = 0) -> nn.RNNBase:
-    """A time-major, one-direction fused RNN holding ``layers`` of one direction of ``rnn``.
-
-    Raises:
-        UserError: the cell has no fused kernel (peephole and coupled-gate LSTMs).
-    """
-    cell = rnn.cell if isinstance(rnn, RecurrentStack) else FUSED_NAMES[type(rnn)]
-    if cell not in FUSED:
-        raise UserError(
-            f"cell {cell!r} cannot be exported to ONNX or TorchScript (only {', '.join(FUSED)} can); "
-            "share it with --format pretrained"
-        )
-    weights = {}
-    for index, layer in enumerate(layers):
-        if isinstance(rnn, RecurrentStack):
-            source = rnn.cells[layer * rnn.num_directions + direction]
-            weights |= {f"{name}_l{index}": getattr(source, name) for name in WEIGHTS}
-        else:
-            suffix = f"_l{layer}" + ("_reverse" if direction else "")
-            weights |= {f"{name}_l{index}": getattr(rnn, name + suffix) for name in WEIGHTS}
-    input_size, hidden_size = weights["weight_ih_l0"].shape[1], weights["weight_hh_l0"].shape[1]
-    fused = FUSED[cell](input_size, hidden_size, len(layers))
-    fused.load_state_dict({name: weight.detach().clone() for name, weight in weights.items()})
-    return fused.eval()
-
-
-class ClassifierGraph(nn.Module):
-    """:class:`TextClassifierNet` in eval mode without packing: ``(ids, lengths) -> logits``."""
-
-    def __init__(self, net: TextClassifierNet):
-        super().__init__()
-        rnn = net.encoder.rnn
-        directions, layers = net.encoder.num_directions, rnn.num_layers
-        self.embedding, self.pooling, self.head = net.embedding, net.pooling, net.head
-        self.layers = nn.ModuleList(
-            nn.ModuleList(fused_copy(rnn, range(layer, layer + 1), d) for d in range(directions))
-            for layer in range(layers)
-        )
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Logits (B, C) for ids (B, T) padded with 0 and their lengths (B,)."""
-        x = self.embedding(ids).transpose(0, 1)  # (T, B, E)
-        batch = torch.arange(ids.size(0))
-        for directions in self.layers:
-            outputs, finals = [], []
-            for direction, rnn in enumerate(directions):
-                # padding comes after each sequence's end, so it never reaches a real step
-                out = rnn(x if direction == 0 else reverse_padded(x, lengths))[0]  # (T, B, H)
-                finals.append(out[lengths - 1, batch])
-                outputs.append(out if direction == 0 else reverse_padded(out, lengths))
-            x = torch.cat(outputs, dim=-1)
-        real = torch.arange(x.size(0)).unsqueeze(1) < lengths  # (T, B)
-        x = (x * real.unsqueeze(-1)).transpose(0, 1)  # zero after each end, as pad_packed_sequence gives
-        return self.head(self.pooling(x, ids != 0, torch.cat(finals, dim=-1)))
-
-
-class CharStepGraph(nn.Module):
-    """:class:`CharLMNet` in eval mode: ``(ids, h[, c]) -> (logits, h_out[, c_out])``."""
-
-    def __init__(self, net: CharLMNet):
-        super().__init__()
-        self.embedding, self.head = net.embedding, net.head
-        self.rnn = fused_copy(net.encoder.rnn, range(net.encoder.rnn.num_layers))
-
-    def forward(self, ids: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Logits (B, T, V) for ids (B, T) and the state after the last step, each (L, B, H)."""
-        out, new = self.rnn(self.embedding(ids).transpose(0, 1), state if len(state) == 2 else state[0])
-        return (self.head(out.transpose(0, 1)), *(new if isinstance(new, tuple) else (new,)))
 
 
 @dataclass
@@ -124,7 +45,7 @@ def export_graph(meta: dict) -> Graph:
         ids = torch.tensor([[2, 3, 4], [5, 6, 0]])  # one padded row, so padding is part of the graph
         return Graph(ClassifierGraph(net).eval(), (ids, torch.tensor([3, 2])), ["ids", "lengths"], ["logits"])
     step = CharStepGraph(net).eval()
-    names = ["h", "c"][: 2 if isinstance(step.rnn, nn.LSTM) else 1]
+    names = step.state_names
     state = (torch.zeros(step.rnn.num_layers, 2, step.rnn.hidden_size),) * len(names)
     example = (torch.tensor([[2, 3], [4, 5]]), *state)
     return Graph(step, example, ["ids", *names], ["logits", *(f"{name}_out" for name in names)])
@@ -142,12 +63,10 @@ def consumer_metadata(meta: dict) -> dict:
     }
 
 
-@contextlib.contextmanager
-def quiet_exporter() -> Iterator[None]:
-    """Hide the exporters' advice (tracer and deprecation warnings): it is about their internals, not ours."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+def traced(graph: Graph) -> torch.jit.ScriptModule:
+    """The graph traced on its example inputs; the scripted loops inside keep their control flow."""
+    with quiet_exporter(), torch.no_grad():
+        return torch.jit.trace(graph.module, graph.example)
 
 
 def save_onnx(graph: Graph, meta: dict, path: Path) -> None:
@@ -160,10 +79,12 @@ def save_onnx(graph: Graph, meta: dict, path: Path) -> None:
     axes = {"ids": {0: "batch", 1: "time"}, "lengths": {0: "batch"}}
     axes["logits"] = {0: "batch"} if "lengths" in graph.inputs else {0: "batch", 1: "time"}
     axes |= {name: {1: "batch"} for name in [*graph.inputs[1:], *graph.outputs[1:]] if name != "lengths"}
-    # the TorchScript-based exporter turns a fused RNN into one ONNX RNN op with a dynamic time axis
+    # the TorchScript-based exporter turns a fused RNN into one ONNX RNN op with a dynamic time axis, and a
+    # scripted loop into a Loop op; it is given the trace, as it fails to trace into scripted submodules
+    # itself (pytorch/pytorch#86261)
     with quiet_exporter(), torch.no_grad():
         torch.onnx.export(
-            graph.module,
+            traced(graph),
             graph.example,
             str(path),
             input_names=graph.inputs,
@@ -179,9 +100,9 @@ def save_onnx(graph: Graph, meta: dict, path: Path) -> None:
 
 def save_torchscript(graph: Graph, meta: dict, path: Path) -> None:
     """Trace the graph and write it with :func:`consumer_metadata` inside, as ``textrnn.json``."""
-    with quiet_exporter(), torch.no_grad():
-        traced = torch.jit.trace(graph.module, graph.example)
-        torch.jit.save(traced, str(path), _extra_files={"textrnn.json": json.dumps(consumer_metadata(meta))})
+    files = {"textrnn.json": json.dumps(consumer_metadata(meta))}
+    with quiet_exporter():
+        torch.jit.save(traced(graph), str(path), _extra_files=files)
 
 
 def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
