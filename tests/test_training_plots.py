@@ -11,7 +11,9 @@ from conftest import REPO, TINY_ROWS, write_tsv
 
 from textrnn.classify import load_classifier
 from textrnn.cli import make_cli
+from textrnn.tasks import SentimentClassifier
 from textrnn.training_plots import (
+    BEST,
     best_checkpoint,
     draw_curves,
     find_run,
@@ -95,6 +97,7 @@ def test_a_resumed_run_joins_its_parts_and_the_newest_training_run_is_found(run,
 def test_confusion_counts_are_the_classifiers_predictions(run, tmp_path, capsys):
     checkpoint = best_checkpoint(run)
     assert "val_acc=" in checkpoint.name
+    assert (SentimentClassifier.monitor, SentimentClassifier.monitor_mode) == (BEST, "max")
     matrix, names = split_confusion(run, "test")
     predicted = [p.label_id for p in load_classifier(checkpoint, "cpu").predict([t for t, _ in TEST_ROWS])]
     counts = Counter(zip([label for _, label in TEST_ROWS], predicted))

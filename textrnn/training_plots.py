@@ -18,14 +18,13 @@ import torch
 import yaml
 
 from textrnn.classify import load_classifier
-from textrnn.data import TextClassificationData
 from textrnn.errors import UserError
 from textrnn.plots import pyplot
-from textrnn.tasks import SentimentClassifier
 
 SMOOTH = 0.04  # the train curves' moving average spans this share of their points
 LOWER_IS_BETTER = ("loss", "bpc", "ppl")
 STAGES = {"train": "fit", "validation": "validate", "test": "test"}  # split -> the stage that reads it
+BEST = "val_acc"  # names the best checkpoints of a classifier (SentimentClassifier.monitor); higher is better
 
 
 def _metric_files(run: Path) -> list[Path]:
@@ -169,13 +168,12 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None, smooth: float =
 def best_checkpoint(run: Path) -> Path:
     """The run's checkpoint with the best ``val_acc`` in its name (how a classifier's best are named),
     else ``last.ckpt``."""
-    monitor, pick = SentimentClassifier.monitor, max if SentimentClassifier.monitor_mode == "max" else min
     scores = {}
     for path in sorted((run / "checkpoints").glob("*.ckpt")):
-        if match := re.search(rf"{monitor}=(\d+(?:\.\d+)?)", path.name):
+        if match := re.search(rf"{BEST}=(\d+(?:\.\d+)?)", path.name):
             scores[path] = float(match[1])
     if scores:
-        return pick(scores, key=scores.get)
+        return max(scores, key=scores.get)
     if (last := run / "checkpoints" / "last.ckpt").is_file():
         return last
     raise UserError(f"{run / 'checkpoints'}: no checkpoint; name one with --checkpoint")
@@ -188,7 +186,7 @@ def classifier_data(run: Path) -> dict:
         raise UserError(f"{run}: no config.yaml, so no data to score")
     data = yaml.safe_load(config.read_text(encoding="utf-8")).get("data") or {}
     kind = str(data.get("class_path", "")).rsplit(".", 1)[-1]
-    if kind != TextClassificationData.__name__:
+    if kind != "TextClassificationData":
         raise UserError(f"--confusion: {run} is not a classifier's run (its data module: {kind or 'none'})")
     return dict(data.get("init_args") or {})
 
@@ -205,6 +203,8 @@ def split_confusion(
 ) -> tuple[np.ndarray, list[str]]:
     """Confusion counts of a checkpoint (default: the run's best) on a split of the run's data, and the
     class names; the split is read and encoded by the run's data module, with the checkpoint's vocabulary."""
+    from textrnn.data import TextClassificationData  # imports Lightning: only this part of the tool needs it
+
     args = classifier_data(run)
     checkpoint = checkpoint or best_checkpoint(run)
     # the checkpoint holds the vocabulary and the embedding weights: no vectors to read
