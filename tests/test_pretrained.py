@@ -357,8 +357,8 @@ def test_a_damaged_cache_file_is_rebuilt(tmp_path, damage):
 def test_a_failed_cache_write_leaves_no_file(tmp_path, monkeypatch):
     path = write(tmp_path / "v.txt", "a 1 2\n")
 
-    def broken_save(obj, f):
-        f.write(b"half a file")
+    def broken_save(obj, path):
+        Path(path).write_bytes(b"half a file")
         raise OSError("disk full")
 
     monkeypatch.setattr(pretrained.torch, "save", broken_save)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.trainer.states import TrainerFn
+
+from textrnn.atomic import replaced_on_success
 
 
 class Throughput(pl.Callback):
@@ -58,9 +59,7 @@ class PredictionWriter(BasePredictionWriter):
         probabilities = torch.cat([p["probability"] for p in predictions])[order].tolist()
         names = pl_module.hparams.label_names
         texts = trainer.datamodule.predict_texts
-        tmp = f"{self.path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with replaced_on_success(self.path) as tmp, open(tmp, "w", encoding="utf-8") as f:
             for text, label_id, p in zip(texts, label_ids, probabilities):
                 f.write(f"{names[label_id]}\t{p:.4f}\t{text}\n")
-        os.replace(tmp, self.path)
         print(f"predictions: {self.path} ({len(texts)} lines)")

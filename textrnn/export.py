@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from textrnn.atomic import replaced_on_success
 from textrnn.checkpoint import net_from_metadata, read_metadata
 from textrnn.errors import UserError
 from textrnn.export_graphs import CharStepGraph, ClassifierGraph, quiet_exporter
@@ -119,12 +119,8 @@ def export(checkpoint: str | Path, fmt: str, out: str | Path) -> Path:
         return save_pretrained(checkpoint, out)
     meta = read_metadata(checkpoint)
     graph = export_graph(meta)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    try:
+    with replaced_on_success(out) as tmp:
         (save_onnx if fmt == "onnx" else save_torchscript)(graph, meta, tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 

@@ -7,7 +7,6 @@ from-equation cells of :mod:`textrnn.cells` (same layout, same results), which r
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from textrnn.atomic import replaced_on_success
 from textrnn.checkpoint import net_from_metadata, read_metadata
 from textrnn.errors import UserError
 from textrnn.models import NETS
@@ -110,12 +110,8 @@ def save_trace(trace: GateTrace, png: str | Path, units: int = 64) -> Path:
         (npz, lambda f: np.savez(f, **arrays, **meta)),
         (png, lambda f: plot_gates(trace.gates, trace.tokens, title, f, units)),
     ):
-        tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")  # the suffix picks the format
-        try:
+        with replaced_on_success(path) as tmp:
             write(tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
     return npz
 
 

@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from textrnn.atomic import replaced_on_success
 from textrnn.errors import UserError
 from textrnn.named_vectors import (
     GENSIM_DATA_MODELS,
@@ -305,12 +305,7 @@ def _save_cache(path: Path, matrix: torch.Tensor, hit: torch.Tensor) -> None:
     """Write through a temp file and rename, so a killed process never leaves a truncated file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save({"matrix": matrix, "hit": hit}, f)
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with replaced_on_success(path) as tmp:
+            torch.save({"matrix": matrix, "hit": hit}, tmp)
     except OSError as err:  # a read-only cache folder should not stop training
         log.warning("could not write the embedding cache %s: %s", path, err)

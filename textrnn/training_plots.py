@@ -7,7 +7,6 @@ the earlier parts of a run resumed with ``--ckpt_path last``), ``config.yaml`` a
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import pandas as pd
 import torch
 import yaml
 
+from textrnn.atomic import replaced_on_success
 from textrnn.classify import load_classifier
 from textrnn.errors import UserError
 from textrnn.plots import pyplot
@@ -147,14 +147,12 @@ def draw_curves(metrics: pd.DataFrame, title: str, smooth: float = SMOOTH):
 def save_figure(fig, path: str | Path) -> Path:
     """Write ``fig`` as a PNG that appears whole or not at all (a temporary name first), then free it."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
     try:
         if not path.parent.is_dir():
             raise UserError(f"{path}: no such directory {path.parent}")
-        fig.savefig(tmp, format="png", dpi=120)
-        os.replace(tmp, path)
+        with replaced_on_success(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=120)
     finally:
-        tmp.unlink(missing_ok=True)
         pyplot().close(fig)
     return path
 

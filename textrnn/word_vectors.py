@@ -9,13 +9,13 @@ The search itself is gensim's ``KeyedVectors.most_similar`` (cosine similarity).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from textrnn.atomic import replaced_on_success
 from textrnn.checkpoint import net_from_metadata, read_metadata
 from textrnn.errors import UserError
 from textrnn.models import NETS
@@ -148,14 +148,11 @@ def export_vectors(
     if not out.parent.is_dir():
         raise UserError(f"--out {out}: no such directory {out.parent}")
     kv = load_keyed_vectors(source, fmt, limit, keep_unk=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")  # the suffix tells gensim to compress
     try:
-        kv.save_word2vec_format(str(tmp), binary=binary)
-        os.replace(tmp, out)
+        with replaced_on_success(out) as tmp:  # its suffix tells gensim to compress
+            kv.save_word2vec_format(str(tmp), binary=binary)
     except OSError as err:
         raise UserError(f"cannot write {out}: {err}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return len(kv)
 
 
