@@ -124,8 +124,8 @@ def char_steppers(checkpoint: str | Path, threads: int) -> dict[str, Callable[[i
     def pytorch(steps: int) -> list[np.ndarray]:
         state, out = (zeros[0] if len(zeros) == 1 else tuple(zeros)), []
         for _ in range(steps):
-            logits, state = net(ids, state)
-            out.append(logits[0, -1].numpy())
+            logits, state = net.step(ids[0], state)  # what generation calls per character
+            out.append(logits[0].numpy())
         return out
 
     @torch.inference_mode()

@@ -50,12 +50,13 @@ def generate_seconds(gen: Generator, length: int, num_samples: int, seed: int = 
 
 @torch.inference_mode()
 def bare_seconds(gen: Generator, length: int, num_samples: int) -> float:
-    """Wall time of ``length`` bare forward steps of one character each: no sampling, a fixed input."""
-    ids = torch.full((num_samples, 1), len(gen.vocab) - 1, device=gen.device)
+    """Wall time of ``length`` bare steps of one character each (the model's ``step``, which generation
+    calls): no sampling, a fixed input."""
+    ids = torch.full((num_samples,), len(gen.vocab) - 1, device=gen.device)
     state = None
     start = time.perf_counter()
     for _ in range(length):
-        _, state = gen.net(ids, state)
+        _, state = gen.net.step(ids, state)
     _sync(gen.device)
     return time.perf_counter() - start
 

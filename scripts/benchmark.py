@@ -72,7 +72,7 @@ NOTES = [
     "training: `trainer.fit` of the recipe (configs/sst2_bilstm_glove.yaml, configs/shakespeare_char_cpu.yaml)"
     " with its data module, no validation, vs the same net, initial weights, batches, optimiser and clipping "
     "in a plain loop. bucketing: plain loop; IMDB-length texts have random ids and lognormal lengths.",
-    "generation: baseline = the bare recurrent step (`net(ids, state)` for one character, no sampling); "
+    "generation: baseline = the bare recurrent step (`net.step(ids, state)` for one character, no sampling); "
     "ratio ≥ 0.8 means a sampling overhead of at most 25%. Time per character: baseline = the shortest text.",
     "embeddings: baseline = the first build (empty cache, vectors file in the OS file cache); "
     "tokenize: both rates count textrnn's tokens, so the ratio is the baseline's time over textrnn's.",

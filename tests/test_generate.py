@@ -16,20 +16,24 @@ TINY = str(REPO / "tests" / "assets" / "tiny_char.yaml")
 GENERATE = [sys.executable, str(REPO / "scripts" / "generate.py")]
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh", "cifg_lstm"])
 @pytest.mark.parametrize("num_layers", [1, 3])
 def test_one_character_at_a_time_equals_the_whole_text(cell, num_layers):
+    """Both per-character paths: forward on (B, 1) and step, the generator's one-step kernels."""
     torch.manual_seed(0)
     net = CharLMNet(20, embedding_dim=8, hidden_size=16, num_layers=num_layers, cell=cell, dropout=0.3).eval()
     ids = torch.randint(2, 20, (3, 25))
     whole, whole_state = net(ids)
-    state, steps = None, []
-    for t in range(ids.size(1)):
-        logits, state = net(ids[:, t : t + 1], state)
-        steps.append(logits)
-    torch.testing.assert_close(torch.cat(steps, dim=1), whole, atol=1e-5, rtol=0)
-    for a, b in zip(state if cell == "lstm" else [state], whole_state if cell == "lstm" else [whole_state]):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    paths = (lambda t, state: net(ids[:, t : t + 1], state), lambda t, state: net.step(ids[:, t], state))
+    for one_step in paths:
+        state, steps = None, []
+        for t in range(ids.size(1)):
+            logits, state = one_step(t, state)
+            steps.append(logits.view(3, 1, -1))
+        torch.testing.assert_close(torch.cat(steps, dim=1), whole, atol=1e-5, rtol=0)
+        pairs = zip(state, whole_state) if cell.endswith("lstm") else [(state, whole_state)]
+        for a, b in pairs:
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 
 
 def test_tied_weights_share_one_matrix():
@@ -62,12 +66,13 @@ def test_checkpoint_round_trip_gives_identical_logits_and_vocabulary(char_ckpt):
 def test_the_prompt_is_read_once_then_one_step_per_character(char_ckpt):
     gen = load_generator(char_ckpt[1], device="cpu")
     gen.prompt_chunk = 64
-    shapes = []
+    shapes, steps, step = [], [], gen.net.step
     hook = gen.net.register_forward_hook(lambda m, args, out: shapes.append(tuple(args[0].shape)))
+    gen.net.step = lambda ids, state: (steps.append(tuple(ids.shape)), step(ids, state))[1]
     gen.generate("ROMEO: " * 30, 40, seed=0, num_samples=3)
     hook.remove()
-    assert shapes[:4] == [(3, 64), (3, 64), (3, 64), (3, 18)]  # 210 prompt characters, in chunks
-    assert shapes[4:] == [(3, 1)] * 39  # then one character per step, whatever came before
+    assert shapes == [(3, 64), (3, 64), (3, 64), (3, 18)]  # 210 prompt characters, in chunks
+    assert steps == [(3,)] * 39  # then one character per step, whatever came before
 
 
 def test_seeds_greedy_and_stop_strings(char_ckpt):

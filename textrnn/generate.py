@@ -94,8 +94,7 @@ class Generator:
             out[:, t] = sample_next(logits, generator=gen, **options)
             if (watch and self._watch(out[:, t].tolist(), texts, done, stop, stream)) or t + 1 == length:
                 break
-            logits, state = self.net(out[:, t : t + 1], state)
-            logits = logits[:, -1]
+            logits, state = self.net.step(out[:, t], state)
         return texts if watch else ["".join(self.vocab.decode(row)) for row in out.tolist()]
 
     def _watch(self, ids: list[int], texts: list[str], done: list[bool], stop, stream) -> bool:

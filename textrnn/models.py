@@ -127,5 +127,12 @@ class CharLMNet(nn.Module):
         outputs, state = self.encoder(x, state=state)  # (B, T, H)
         return self.head(self.dropout(outputs)), state  # (B, T, V)
 
+    def step(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """Logits (B, V) for one character per sequence, ids (B,), and the state after it; equals
+        :meth:`forward` on ids (B, 1), through the encoder's faster single-step path."""
+        x = self.dropout(self.embedding(ids))  # (B, E)
+        out, state = self.encoder.step(x, state)  # (B, H)
+        return self.head(self.dropout(out)), state  # (B, V)
+
 
 NETS = {"classification": TextClassifierNet, "char_lm": CharLMNet}  # task -> its plain model
