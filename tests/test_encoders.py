@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from textrnn import encoders
 from textrnn.encoders import RNNEncoder
 from textrnn.pooling import Pooling
 
@@ -28,6 +29,34 @@ def test_padding_never_changes_outputs_or_final_states(cell, cell_impl, num_laye
         assert out[i, n:].abs().max().item() == 0 if n < 7 else True
         if has_c:
             torch.testing.assert_close(state[1][:, i], alone_state[1][:, 0], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize(("num_layers", "bidirectional"), [(1, True), (2, True), (2, False)])
+def test_the_unpacked_cpu_path_equals_the_packed_one_with_its_gradients(
+    cell, num_layers, bidirectional, monkeypatch
+):
+    """encode (unpacked on the CPU, for oneDNN's kernels) = forward on a packed batch + last_hidden."""
+    torch.manual_seed(0)
+    enc = RNNEncoder(4, 5, num_layers, cell, bidirectional, dropout=0.0).train()
+    lengths = torch.tensor([3, 7, 1, 5, 7])
+    x = torch.randn(5, 7, 4)
+    x[torch.arange(7) >= lengths[:, None]] = 99.0
+    x.requires_grad_()
+    weights = [x, *enc.parameters()]
+    out, state = enc(x, lengths)
+    packed = (out, enc.last_hidden(state))
+    monkeypatch.setattr(encoders, "pack_padded_sequence", None)  # encode must not pack
+    unpacked = enc.encode(x, lengths)
+    for a, b in zip(packed, unpacked):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    probe = [torch.randn_like(t) for t in packed]  # any downstream loss
+    grads = [
+        torch.autograd.grad(sum((t * p).sum() for t, p in zip(ts, probe)), weights) for ts in (packed, unpacked)
+    ]
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert grads[1][0][torch.arange(7) >= lengths[:, None]].abs().max() == 0  # padding gets no gradient
 
 
 def test_last_hidden_is_forward_end_and_backward_start():

@@ -7,12 +7,16 @@ run in a :class:`~textrnn.recurrent.RecurrentStack` that takes the lengths direc
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from textrnn.cells import CELL_TYPES
-from textrnn.recurrent import RecurrentStack, State
+from textrnn.recurrent import RecurrentStack, State, read_unpacked
 
 ALIASES = {"rnn": "rnn_tanh"}
 FUSED: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN}
@@ -20,6 +24,8 @@ FUSED: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh"
 # call for one step (measured on CPU, LSTM(64, 384) at batch 1: 0.44x its time with one layer, 0.18x with two)
 STEPS = {nn.LSTM: torch.lstm_cell, nn.GRU: torch.gru_cell, nn.RNN: torch.rnn_tanh_cell}
 STEP_KERNELS_BELOW = 32
+# the whole-sequence kernels behind nn.LSTM / nn.GRU / nn.RNN, called one layer and direction at a time
+KERNELS = {nn.LSTM: torch.lstm, nn.GRU: torch.gru, nn.RNN: torch.rnn_tanh}
 CELL_IMPLS = ("auto", "equations")
 
 
@@ -48,6 +54,19 @@ def make_rnn(
             input_size, hidden_size, num_layers, bidirectional=bidirectional, dropout=dropout, batch_first=True
         )
     return RecurrentStack(name, input_size, hidden_size, num_layers, bidirectional, dropout)
+
+
+def fused_direction(rnn: nn.RNNBase, index: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Layer and direction ``index`` (``layer * D + direction``) of a fused module as a function
+    (T, B, I) -> (T, B, H) from a zero state, computed on the module's own weights."""
+    kernel, weights = KERNELS[type(rnn)], rnn.all_weights[index]
+
+    def run(inputs: torch.Tensor) -> torch.Tensor:
+        h0 = inputs.new_zeros(1, inputs.size(1), rnn.hidden_size)
+        hx = (h0, h0) if isinstance(rnn, nn.LSTM) else h0
+        return kernel(inputs, hx, weights, True, 1, 0.0, rnn.training, False, False)[0]
+
+    return run
 
 
 class RNNEncoder(nn.Module):
@@ -99,6 +118,24 @@ class RNNEncoder(nn.Module):
         out, state = self.rnn(packed, state)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))  # (B, T, D*H)
         return out, state
+
+    def encode(self, x: torch.Tensor, lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs (B, T, D*H), zero at padded steps, and the top layer's final hidden states (B, D*H): what
+        a classifier reads. Equals :meth:`forward` with :meth:`last_hidden`.
+
+        On the CPU a fused stack reads a padded batch unpacked (:func:`~textrnn.recurrent.read_unpacked`):
+        oneDNN's RNN kernels do not take packed sequences, and on SST-2-sized batches they train a BiLSTM
+        1.5-1.8x faster than the packed path (6x on 250-token reviews). CUDA keeps packing, which cuDNN reads.
+        """
+        rnn = self.rnn
+        if lengths is None or isinstance(rnn, RecurrentStack) or x.device.type != "cpu":
+            outputs, state = self(x, lengths)
+            return outputs, self.last_hidden(state)
+        d = self.num_directions
+        layers = [[fused_direction(rnn, layer * d + i) for i in range(d)] for layer in range(rnn.num_layers)]
+        between = partial(F.dropout, p=rnn.dropout, training=self.training) if rnn.dropout else None
+        outputs, last = read_unpacked(layers, x.transpose(0, 1), lengths, between)
+        return outputs.transpose(0, 1), last
 
     def step(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """One time step: the top layer's output (B, H) for x (B, input_size), and the new state.

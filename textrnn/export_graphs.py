@@ -20,7 +20,7 @@ from torch import nn
 from textrnn.cells import RecurrentCell
 from textrnn.encoders import FUSED
 from textrnn.models import CharLMNet, TextClassifierNet
-from textrnn.recurrent import RecurrentStack, reverse_padded
+from textrnn.recurrent import RecurrentStack, read_unpacked
 
 WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -144,18 +144,9 @@ class ClassifierGraph(nn.Module):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits (B, C) for ids (B, T) padded with 0 and their lengths (B,)."""
         x = self.embedding(ids).transpose(0, 1)  # (T, B, E)
-        batch = torch.arange(ids.size(0))
-        for directions in self.layers:
-            outputs, finals = [], []
-            for direction, rnn in enumerate(directions):
-                # padding comes after each sequence's end, so it never reaches a real step
-                out = rnn(x if direction == 0 else reverse_padded(x, lengths))[0]  # (T, B, H)
-                finals.append(out[lengths - 1, batch])
-                outputs.append(out if direction == 0 else reverse_padded(out, lengths))
-            x = torch.cat(outputs, dim=-1)
-        real = torch.arange(x.size(0)).unsqueeze(1) < lengths  # (T, B)
-        x = (x * real.unsqueeze(-1)).transpose(0, 1)  # zero after each end, as pad_packed_sequence gives
-        return self.head(self.pooling(x, ids != 0, torch.cat(finals, dim=-1)))
+        layers = [[lambda inputs, rnn=rnn: rnn(inputs)[0] for rnn in directions] for directions in self.layers]
+        outputs, last = read_unpacked(layers, x, lengths)  # (T, B, D*H), (B, D*H)
+        return self.head(self.pooling(outputs.transpose(0, 1), ids != 0, last))
 
 
 class CharStepGraph(nn.Module):

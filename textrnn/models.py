@@ -78,8 +78,8 @@ class TextClassifierNet(nn.Module):
             dropped = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & mask
             ids = ids.masked_fill(dropped, Vocab.unk_id)
         x = self.embedding_dropout(self.embedding(ids))  # (B, T, E)
-        outputs, state = self.encoder(x, lengths)  # (B, T, D*H)
-        pooled = self.pooling(outputs, mask, self.encoder.last_hidden(state))  # (B, P)
+        outputs, last = self.encoder.encode(x, lengths)  # (B, T, D*H), (B, D*H)
+        pooled = self.pooling(outputs, mask, last)  # (B, P)
         return self.head(self.dropout(pooled))  # (B, C)
 
 

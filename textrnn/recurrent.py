@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,6 +23,41 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tenso
     steps = torch.arange(x.size(0)).unsqueeze(1)  # (T, 1)
     index = torch.where(steps < lengths, lengths - 1 - steps, steps)  # (T, B)
     return x.gather(0, index.to(x.device).unsqueeze(-1).expand_as(x))
+
+
+def read_unpacked(
+    layers: Sequence[Sequence[Callable[[torch.Tensor], torch.Tensor]]],
+    x: torch.Tensor,
+    lengths: torch.Tensor,
+    between: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stacked one-direction RNN layers over a padded batch, giving what a packed batch would give.
+
+    Padding comes after each sequence's end, so it never reaches a real step: the forward direction reads
+    the padded batch as it is, the backward direction each sequence reversed within its length.
+
+    Args:
+        layers: Per layer, one function per direction: (T, B, I) -> its hidden states (T, B, H).
+        x: (T, B, I) inputs, time-major.
+        lengths: (B,) true lengths on x's device.
+        between: Applied to each layer's outputs before the next layer reads them (dropout).
+
+    Returns:
+        outputs (T, B, D*H), zero after each sequence's end, and the top layer's final hidden states
+        (B, D*H): each direction's state after its last real step.
+    """
+    batch = torch.arange(x.size(1), device=x.device)
+    for index, directions in enumerate(layers):
+        if index and between is not None:
+            x = between(x)
+        outputs, finals = [], []
+        for direction, run in enumerate(directions):
+            out = run(x if direction == 0 else reverse_padded(x, lengths))  # (T, B, H)
+            finals.append(out[lengths - 1, batch])
+            outputs.append(out if direction == 0 else reverse_padded(out, lengths))
+        x = torch.cat(outputs, dim=-1)  # (T, B, D*H)
+    real = torch.arange(x.size(0), device=x.device).unsqueeze(1) < lengths  # (T, B)
+    return x.masked_fill(~real.unsqueeze(-1), 0.0), torch.cat(finals, dim=-1)
 
 
 def run_cell(
