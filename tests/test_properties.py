@@ -424,4 +424,4 @@ def test_a_long_prompt_is_read_in_bounded_chunks(generator):
         del generator.net.forward
     assert len(out) == 1 and len(out[0]) == 20 and set(out[0]) <= set(CHARS)
     assert max(widths) == generator.prompt_chunk
-    assert sum(widths) == len(prompt) + 19  # the prompt once, then one step per new character but the last
+    assert sum(widths) == len(prompt)  # the prompt once; each new character then goes through net.step
