@@ -68,14 +68,24 @@ def read_metadata(path: str | Path, task: str | None = None) -> dict:
     return meta
 
 
-def _checkpoint_metadata(path: str | Path) -> dict:
-    checkpoint = load_checkpoint(path)
-    hparams = dict(checkpoint.get("hyper_parameters", {}))
+def model_metadata(task: str, tokens: list[str], hparams: dict) -> dict:
+    """The metadata of a model in :func:`read_metadata`'s form, its weights aside."""
+    hparams = dict(hparams)
     return {
-        **checkpoint[META_KEY],
+        "task": task,
+        "vocab": {"tokens": list(tokens)},
         "hparams": hparams,
         "label_names": hparams.get("label_names"),
         "tokenizer": hparams.get("tokenizer"),
+    }
+
+
+def _checkpoint_metadata(path: str | Path) -> dict:
+    checkpoint = load_checkpoint(path)
+    meta = checkpoint[META_KEY]
+    return {
+        **meta,
+        **model_metadata(meta.get("task"), meta["vocab"]["tokens"], checkpoint.get("hyper_parameters", {})),
         "state_dict": checkpoint["state_dict"],
     }
 
@@ -84,6 +94,11 @@ def load_net(path: str | Path, task: str, cls: type[torch.nn.Module]) -> tuple[t
     """The plain model of a ``task`` checkpoint, weights loaded, with the checkpoint's metadata."""
     meta = read_metadata(path, task)
     return net_from_metadata(meta, cls), meta
+
+
+def best_device(device: str | torch.device | None) -> str | torch.device:
+    """``device``, or by default CUDA when available, else the CPU."""
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def net_from_metadata(meta: dict, cls: type[torch.nn.Module]) -> torch.nn.Module:

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from textrnn.batching import pad_batch
-from textrnn.checkpoint import load_net
+from textrnn.checkpoint import best_device, net_from_metadata, read_metadata
 from textrnn.errors import UserError
 from textrnn.models import TextClassifierNet
 from textrnn.tokenize import word_tokenize
@@ -60,6 +60,15 @@ class Classifier:
         self.net, self.vocab = net.eval(), vocab
         self.label_names, self.tokenizer = label_names, tokenizer
         self.max_tokens = max_tokens
+
+    @classmethod
+    def from_metadata(
+        cls, meta: dict, device: str | torch.device | None = None, max_tokens: int | None = DEFAULT_MAX_TOKENS
+    ) -> Classifier:
+        """The classifier a checkpoint's or folder's metadata (:func:`~textrnn.checkpoint.read_metadata`)
+        describes, on ``device`` (default: CUDA when available, else CPU)."""
+        net = net_from_metadata(meta, TextClassifierNet).to(best_device(device))
+        return cls(net, Vocab.from_dict(meta["vocab"]), meta["label_names"], meta["tokenizer"], max_tokens)
 
     @property
     def token_limit(self) -> int | None:
@@ -131,10 +140,7 @@ def load_classifier(
         device: Where to run (default: CUDA when available, else CPU).
         max_tokens: Tokens read per text when the checkpoint has no ``max_length`` (None: all).
     """
-    net, meta = load_net(path, "classification", TextClassifierNet)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    vocab = Vocab.from_dict(meta["vocab"])
-    return Classifier(net.to(device), vocab, meta["label_names"], meta["tokenizer"], max_tokens)
+    return Classifier.from_metadata(read_metadata(path, "classification"), device, max_tokens)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,9 +20,7 @@ from torch import nn
 from textrnn.cells import RecurrentCell
 from textrnn.encoders import FUSED
 from textrnn.models import CharLMNet, TextClassifierNet
-from textrnn.recurrent import RecurrentStack, read_unpacked
-
-WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+from textrnn.recurrent import WEIGHT_NAMES, RecurrentStack, read_unpacked
 
 
 @contextlib.contextmanager
@@ -118,10 +116,10 @@ def layer_copy(rnn: nn.RNNBase | RecurrentStack, layers: range, direction: int =
         if rnn.cell not in FUSED:
             return LoopLSTM(cells)
         fused_type = FUSED[rnn.cell]
-        sources = [{name: getattr(cell, name) for name in WEIGHTS} for cell in cells]
+        sources = [{name: getattr(cell, name) for name in WEIGHT_NAMES} for cell in cells]
     else:
-        fused_type, suffix = type(rnn), "_reverse" if direction else ""
-        sources = [{name: getattr(rnn, f"{name}_l{layer}{suffix}") for name in WEIGHTS} for layer in layers]
+        fused_type, directions = type(rnn), 2 if rnn.bidirectional else 1
+        sources = [dict(zip(WEIGHT_NAMES, rnn.all_weights[layer * directions + direction])) for layer in layers]
     fused = fused_type(sources[0]["weight_ih"].shape[1], sources[0]["weight_hh"].shape[1], len(layers))
     weights = {f"{name}_l{index}": w for index, source in enumerate(sources) for name, w in source.items()}
     fused.load_state_dict({name: weight.detach().clone() for name, weight in weights.items()})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from textrnn.checkpoint import load_net
+from textrnn.checkpoint import best_device, net_from_metadata, read_metadata
 from textrnn.encoders import State
 from textrnn.errors import UserError
 from textrnn.models import CharLMNet
@@ -33,6 +33,12 @@ class Generator:
         self.net, self.vocab, self.prompt_chunk = net.eval(), vocab, prompt_chunk
         self.banned = torch.zeros(len(vocab), dtype=torch.bool, device=self.device)
         self.banned[[Vocab.pad_id, Vocab.unk_id]] = True  # never emitted
+
+    @classmethod
+    def from_metadata(cls, meta: dict, device: str | torch.device | None = None) -> Generator:
+        """The generator a checkpoint's or folder's metadata (:func:`~textrnn.checkpoint.read_metadata`)
+        describes, on ``device`` (default: CUDA when available, else CPU)."""
+        return cls(net_from_metadata(meta, CharLMNet).to(best_device(device)), Vocab.from_dict(meta["vocab"]))
 
     @property
     def device(self) -> torch.device:
@@ -111,9 +117,7 @@ class Generator:
 def load_generator(path: str | Path, device: str | torch.device | None = None) -> Generator:
     """Load a character-level checkpoint or model folder (nothing else is needed) onto ``device``
     (default: best)."""
-    net, meta = load_net(path, "char_lm", CharLMNet)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return Generator(net.to(device), Vocab.from_dict(meta["vocab"]))
+    return Generator.from_metadata(read_metadata(path, "char_lm"), device)
 
 
 def _parser() -> argparse.ArgumentParser:

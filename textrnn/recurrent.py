@@ -11,6 +11,7 @@ from torch import nn
 from textrnn.cells import CELL_TYPES, CellState, Gates, RecurrentCell
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # per cell, as PyTorch's fused RNNs name them
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -183,6 +184,6 @@ class RecurrentStack(nn.Module):
         for index, cell in enumerate(self.cells):
             layer, direction = divmod(index, self.num_directions)
             suffix = f"_l{layer}" + ("_reverse" if direction else "")
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            for name in WEIGHT_NAMES:
                 getattr(cell, name).copy_(getattr(rnn, name + suffix))
         return self

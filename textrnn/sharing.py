@@ -7,11 +7,11 @@ from pathlib import Path
 import torch
 
 from textrnn.checkpoint import read_metadata
-from textrnn.classify import Classifier, load_classifier
-from textrnn.generate import Generator, load_generator
+from textrnn.classify import Classifier
+from textrnn.generate import Generator
 from textrnn.pretrained_folder import write_folder
 
-LOADERS = {"classification": load_classifier, "char_lm": load_generator}
+BUILDERS = {"classification": Classifier.from_metadata, "char_lm": Generator.from_metadata}
 
 
 def save_pretrained(source: str | Path, out: str | Path) -> Path:
@@ -33,4 +33,5 @@ def from_pretrained(path: str | Path, device: str | torch.device | None = None) 
         path: A model folder written by :func:`save_pretrained`, or a checkpoint.
         device: Where to run (default: CUDA when available, else CPU).
     """
-    return LOADERS[read_metadata(path)["task"]](path, device)
+    meta = read_metadata(path)  # read once: the task picks the builder
+    return BUILDERS[meta["task"]](meta, device)

@@ -13,7 +13,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from textrnn.callbacks import Throughput
-from textrnn.checkpoint import META_KEY
+from textrnn.checkpoint import META_KEY, model_metadata
 from textrnn.checkpoint_io import rng_state, set_rng_state
 from textrnn.clipping import GradClip, check_mode, clip_gradients, global_grad_norm
 from textrnn.errors import UserError
@@ -145,9 +145,7 @@ class TextTask(pl.LightningModule):
 
     def save_pretrained(self, out: str | Path) -> Path:
         """Write this model as a folder that :func:`textrnn.from_pretrained` loads without Lightning."""
-        hparams = dict(self.hparams)
-        meta = {"task": self.task, "vocab": {"tokens": list(self.vocab or [])}, "hparams": hparams}
-        meta |= {"label_names": hparams.get("label_names"), "tokenizer": hparams.get("tokenizer")}
+        meta = model_metadata(self.task, self.vocab or [], self.hparams)
         return write_folder(out, meta, self.net.state_dict())
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
