@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Nothing downloads at run time in tests; gensim-data goes to a throwaway folder.
 TEST_ENV := HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 GENSIM_DATA_DIR=$$(mktemp -d) TEXTRNN_CACHE=$$(mktemp -d)
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint docs clean
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[glove,dev,plot,export,tensorboard]"
+	$(PY) -m pip install --quiet -e ".[glove,dev,plot,export,tensorboard,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -28,5 +28,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check textrnn tests scripts
 
+# The documentation site (mkdocs.yml, docs/); --strict: a broken link or reference is an error.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache site

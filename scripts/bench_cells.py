@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from textrnn.encoders import make_rnn
+from textrnn.nn.encoder import make_rnn
 
 # (name, batch, steps, input, hidden, layers, bidirectional): the SST-2 and character recipes
 SHAPES = [("sst2 BiLSTM", 64, 40, 50, 128, 1, True), ("char LM", 64, 128, 64, 384, 1, False)]

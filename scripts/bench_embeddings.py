@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from textrnn.data import TextClassificationData
-from textrnn.named_vectors import glove_package_words
-from textrnn.pretrained import Embeddings, build_embedding_matrix, leading_words
-from textrnn.vocab import Vocab
+from textrnn.text.vocab import Vocab
+from textrnn.training.text_data import TextClassificationData
+from textrnn.vectors.embeddings import Embeddings, build_embedding_matrix, leading_words
+from textrnn.vectors.named import glove_package_words
 
 SST2 = {"train": "data/sst2/train.tsv", "validation": "data/sst2/dev.tsv"}
 

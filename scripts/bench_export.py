@@ -27,11 +27,11 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from textrnn.batching import pad_batch
-from textrnn.classify import load_classifier
-from textrnn.export import export
-from textrnn.export_graphs import quiet_exporter
-from textrnn.generate import load_generator
+from textrnn.inference.classify import load_classifier
+from textrnn.inference.generate import load_generator
+from textrnn.text.batching import pad_batch
+from textrnn.tools.export import export
+from textrnn.tools.export_graphs import quiet_exporter
 
 RUNTIMES = ("PyTorch", "TorchScript", "ONNX")
 CHECK_STEPS = 200  # steps whose logits are compared across runtimes

@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import torch
-import yaml
 
 from textrnn import load_generator
-from textrnn.chardata import CharLMData
-from textrnn.generate import Generator
-from textrnn.models import CharLMNet, build_net
+from textrnn.inference.generate import Generator
+from textrnn.training.cli import make_cli
 
 PROMPT = "ROMEO:\n"
 CHAR_RECIPE = "configs/shakespeare_char_cpu.yaml"
@@ -28,11 +25,8 @@ CHAR_RECIPE = "configs/shakespeare_char_cpu.yaml"
 
 def untrained_generator(config: str = CHAR_RECIPE, device: str = "cpu") -> Generator:
     """The recipe's model with random weights and the vocabulary of the recipe's training text."""
-    recipe = yaml.safe_load(Path(config).read_text())
-    vocab = CharLMData(**recipe["data"]["init_args"]).vocab
-    torch.manual_seed(0)
-    net = build_net(CharLMNet, {**recipe["model"]["init_args"], "vocab_size": len(vocab)})
-    return Generator(net.to(device), vocab)
+    cli = make_cli(["--config", config, "--seed_everything", "0"], run=False)
+    return Generator(cli.model.net.to(device), cli.datamodule.vocab)
 
 
 def _sync(device: torch.device) -> None:

@@ -15,8 +15,8 @@ import re
 import statistics
 import time
 
-from textrnn.tokenize import word_tokenize
-from textrnn.vocab import Vocab
+from textrnn.text.tokenize import word_tokenize
+from textrnn.text.vocab import Vocab
 
 SST2_TRAIN = "data/sst2/train.tsv"
 BASELINE_RE = re.compile(r"\w+|[^\w\s]")

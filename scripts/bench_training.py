@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from textrnn.batching import BucketBatchSampler, EncodedTexts, pad_batch
-from textrnn.cli import make_cli
-from textrnn.clipping import clip_gradients
-from textrnn.language_model import detach
-from textrnn.models import CharLMNet
+from textrnn.nn.classifier import CharLMNet
+from textrnn.text.batching import BucketBatchSampler, EncodedTexts, pad_batch
+from textrnn.training.char_lm import detach
+from textrnn.training.cli import make_cli
+from textrnn.training.clipping import clip_gradients
 
 RECIPES = {
     "sst2": ("SST-2 BiLSTM", "configs/sst2_bilstm_glove.yaml"),

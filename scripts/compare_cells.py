@@ -6,10 +6,10 @@ Run from the repository root (the recipes' data paths are relative to it):
     python scripts/compare_cells.py --tasks char --cells nn.LSTM peephole_lstm --epochs 2
     python scripts/compare_cells.py --set trainer.accelerator=gpu \\
         --char model.init_args.hidden_size=512 --char data.init_args.seq_len=128 \\
-        --char trainer.limit_train_batches=1.0 --png docs/compare_cells.png       # larger, on a GPU
+        --char trainer.limit_train_batches=1.0 --png docs/images/compare_cells.png       # larger, on a GPU
 
 Each variant trains from its task's recipe (``--config_sst2``, ``--config_char``) through
-``textrnn.cli.make_cli`` with the same seed, epochs and overrides; only ``cell`` and ``cell_impl``
+``textrnn.training.cli.make_cli`` with the same seed, epochs and overrides; only ``cell`` and ``cell_impl``
 differ. A recipe's cosine schedule is shortened to end with the budget. Overrides are applied in this
 order, later ones winning: the script's budget for the task, ``--set``, ``--sst2`` / ``--char``.
 
@@ -38,8 +38,8 @@ from typing import NamedTuple
 import torch
 import yaml
 
-from textrnn.cells import CELL_TYPES
-from textrnn.cli import make_cli
+from textrnn.nn.cells import CELL_TYPES
+from textrnn.training.cli import make_cli
 
 # variant label -> (cell, cell_impl)
 VARIANTS: dict[str, tuple[str, str]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from textrnn import load_classifier, load_generator
-from textrnn.cli import make_cli
+from textrnn.training.cli import make_cli
 
 SENTIMENT_CONFIG = "configs/sst2_bilstm_glove.yaml"
 CHAR_CONFIG = "configs/shakespeare_char_cpu.yaml"

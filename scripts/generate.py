@@ -3,7 +3,7 @@
 python scripts/generate.py --checkpoint CKPT --prompt "ROMEO:" --length 300 --seed 1
 """
 
-from textrnn.generate import main
+from textrnn.inference.generate import main
 
 if __name__ == "__main__":
     main()

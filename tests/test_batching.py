@@ -1,6 +1,6 @@
 import torch
 
-from textrnn.batching import BucketBatchSampler, EncodedTexts, pad_batch
+from textrnn.text.batching import BucketBatchSampler, EncodedTexts, pad_batch
 
 
 def test_encoded_texts_round_trip():

@@ -6,7 +6,7 @@ import torch
 from lightning.pytorch.trainer.states import TrainerFn
 
 from textrnn import callbacks
-from textrnn.callbacks import Throughput
+from textrnn.training.callbacks import Throughput
 
 
 def test_throughput_leaves_validation_time_out(monkeypatch):

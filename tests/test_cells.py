@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from textrnn.cells import CIFGLSTMCell, PeepholeLSTMCell
-from textrnn.encoders import FUSED, make_rnn
-from textrnn.recurrent import RecurrentStack, reverse_padded
+from textrnn.nn.cells import CIFGLSTMCell, PeepholeLSTMCell
+from textrnn.nn.encoder import FUSED, make_rnn
+from textrnn.nn.recurrent import RecurrentStack, reverse_padded
 
 LENGTHS = torch.tensor([5, 3, 1, 4])
 

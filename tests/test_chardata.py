@@ -1,7 +1,8 @@
 import torch
 
-from textrnn.chardata import CharLMData, CharStreams
-from textrnn.vocab import Vocab
+from textrnn.text.streams import CharStreams
+from textrnn.text.vocab import Vocab
+from textrnn.training.char_data import CharLMData
 
 
 def test_each_row_continues_where_it_ended_in_the_previous_batch():

@@ -47,7 +47,7 @@ def test_fresh_process_without_data_files(trained, tmp_path):
 
 def test_classify_command_reads_arguments_and_stdin(trained):
     ckpt = str(trained[1])
-    cmd = [sys.executable, "-m", "textrnn.classify", "--checkpoint", ckpt]
+    cmd = [sys.executable, "-m", "textrnn.inference.classify", "--checkpoint", ckpt]
     args = subprocess.run([*cmd, "i hated it", "a wonderful film"], capture_output=True, text=True)
     stdin = subprocess.run(cmd, input="i hated it\na wonderful film\n", capture_output=True, text=True)
     assert args.stdout == stdin.stdout
@@ -71,7 +71,7 @@ def test_bad_checkpoints_are_refused_in_one_line(trained, tmp_path):
         with pytest.raises(UserError, match=message):
             load_classifier(path)
         result = subprocess.run(
-            [sys.executable, "-m", "textrnn.classify", "--checkpoint", str(path), "x"],
+            [sys.executable, "-m", "textrnn.inference.classify", "--checkpoint", str(path), "x"],
             capture_output=True,
             text=True,
         )
@@ -82,7 +82,7 @@ def test_words_added_from_the_vectors_source_survive_the_checkpoint(tiny_tsv, tm
     """extend_vocab rows stay fixed in training and come back identical through load_classifier."""
     from conftest import REPO
 
-    from textrnn.cli import make_cli
+    from textrnn.training.cli import make_cli
 
     glove = REPO / "tests" / "assets" / "tiny_glove.txt"
     cli = make_cli(

@@ -1,16 +1,18 @@
+
 """The ``textrnn`` command end to end: configs, fit/test/predict, checkpoints, bad input."""
 
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import REPO
 
-from textrnn.cells import CELL_TYPES
-from textrnn.cli import make_cli
-from textrnn.recurrent import RecurrentStack
+from textrnn.nn.cells import CELL_TYPES
+from textrnn.nn.recurrent import RecurrentStack
+from textrnn.training.cli import make_cli
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 TINY = str(REPO / "tests" / "assets" / "tiny_classifier.yaml")
@@ -74,7 +76,11 @@ def test_fit_learns_and_writes_a_self_contained_checkpoint(trained):
     cli, ckpt, _, _ = trained
     assert ckpt.is_file() and float(cli.trainer.checkpoint_callback.best_model_score) == 1.0
     checkpoint = torch.load(ckpt, weights_only=True)  # plain data only: no pickled objects
-    assert checkpoint["textrnn"]["vocab"]["tokens"] == cli.datamodule.vocab.itos
+    record = checkpoint["textrnn"]  # the model record, public names only
+    assert record["vocab"] == cli.datamodule.vocab.itos and record["format_version"] == 2
+    assert (record["task"], record["architecture"]) == ("classification", "TextClassifierNet")
+    assert record["label_names"] == ["negative", "positive"] and record["tokenizer"]["kind"] == "word"
+    assert record["net_args"] == asdict(cli.model.net.config) and "class_path" not in record
     hparams = checkpoint["hyper_parameters"]
     assert hparams["label_names"] == ["negative", "positive"]
     assert hparams["tokenizer"] == {"kind": "word", "lowercase": True, "max_length": None}

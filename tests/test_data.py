@@ -5,8 +5,8 @@ import pytest
 import torch
 from conftest import TINY_ROWS, write_tsv
 
-from textrnn.data import TextClassificationData
 from textrnn.errors import UserError
+from textrnn.training.text_data import TextClassificationData
 
 
 def _data(**kwargs) -> TextClassificationData:
@@ -56,7 +56,7 @@ def test_csv_with_quotes_and_parquet(tmp_path):
 
 def test_training_batches_are_tokenised_once_and_padded_to_their_longest(tiny_tsv, monkeypatch):
     data = _data(train=tiny_tsv["train"], validation=tiny_tsv["validation"], batch_size=4)
-    import textrnn.data as module
+    import textrnn.training.text_data as module
 
     monkeypatch.setattr(module, "word_tokenize", lambda *a: pytest.fail("tokenised again"))
     for _ in range(2):

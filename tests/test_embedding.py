@@ -1,8 +1,8 @@
 import torch
 
-from textrnn.data import TextClassificationData
-from textrnn.embedding import WordEmbedding
-from textrnn.pretrained import Embeddings
+from textrnn.nn.embedding import WordEmbedding
+from textrnn.training.text_data import TextClassificationData
+from textrnn.vectors.embeddings import Embeddings
 
 
 def test_rows_after_the_training_vocabulary_are_fixed_and_free():

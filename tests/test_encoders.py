@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from textrnn import encoders
-from textrnn.encoders import RNNEncoder
-from textrnn.pooling import Pooling
+from textrnn.nn.encoder import RNNEncoder
+from textrnn.nn.pooling import Pooling
 
 CELLS = [("lstm", "auto"), ("gru", "auto"), ("rnn", "auto")]
 CELLS += [(c, "equations") for c in ("lstm", "gru", "rnn_tanh", "peephole_lstm", "cifg_lstm")]

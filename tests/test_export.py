@@ -2,6 +2,7 @@
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -10,28 +11,26 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from textrnn.checkpoint import META_KEY, load_net
 from textrnn.commands import main
-from textrnn.export import export
-from textrnn.models import CharLMNet, TextClassifierNet
-from textrnn.vocab import Vocab
+from textrnn.inference.loading import RECORD_KEY, load_model
+from textrnn.inference.record import ModelRecord
+from textrnn.nn.char_lm import CharLMConfig, CharLMNet
+from textrnn.nn.classifier import TextClassifierConfig, TextClassifierNet
+from textrnn.text.vocab import Vocab
+from textrnn.tools.export import export
 
 pytest_plugins = ["test_cli", "test_generate"]
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 TOLERANCE = 1e-4
 
 
-def save_checkpoint(net: torch.nn.Module, task: str, hparams: dict, path) -> str:
+def save_checkpoint(net: torch.nn.Module, task: str, path) -> str:
     """A checkpoint of a plain model, laid out as the Lightning tasks write them."""
-    vocab = ["<pad>", "<unk>", *(f"w{i}" for i in range(hparams["vocab_size"] - 2))]
-    torch.save(
-        {
-            META_KEY: {"task": task, "vocab": {"tokens": vocab}},
-            "hyper_parameters": hparams,
-            "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()},
-        },
-        path,
-    )
+    vocab = ["<pad>", "<unk>", *(f"w{i}" for i in range(net.config.vocab_size - 2))]
+    labels = [f"c{i}" for i in range(net.config.num_classes)] if task == "classification" else None
+    record = ModelRecord(task, type(net).__name__, asdict(net.config), vocab, labels)
+    state = {f"net.{k}": v for k, v in net.state_dict().items()}
+    torch.save({RECORD_KEY: record.to_dict(), "state_dict": state}, path)
     return str(path)
 
 
@@ -84,8 +83,8 @@ def test_classifier_logits_match_on_a_padded_batch(
     hparams = dict(vocab_size=50, num_classes=3, embedding_dim=8, hidden_size=6, trainable_rows=40)
     hparams |= dict(cell=cell, cell_impl=cell_impl, bidirectional=bidirectional, pooling=pooling)
     hparams["num_layers"] = num_layers
-    net = TextClassifierNet(**hparams).eval()
-    out = export(save_checkpoint(net, "classification", hparams, tmp_path / "c.ckpt"), fmt, tmp_path / "m")
+    net = TextClassifierNet(TextClassifierConfig(**hparams)).eval()
+    out = export(save_checkpoint(net, "classification", tmp_path / "c.ckpt"), fmt, tmp_path / "m")
     ids, lengths = padded_batch(50, [9, 4, 1, 7, 9])  # batch 5, length 9: unlike the example (2, 3)
     with torch.no_grad():
         expected = net(ids, lengths)
@@ -115,8 +114,8 @@ def char_steps(path, fmt: str, ids: torch.Tensor, state: list[torch.Tensor], siz
 def test_char_model_step_by_step_equals_the_whole_text(fmt, cell, cell_impl, tmp_path):
     torch.manual_seed(0)
     hparams = dict(vocab_size=20, embedding_dim=8, hidden_size=16, num_layers=2, cell=cell, cell_impl=cell_impl)
-    net = CharLMNet(**hparams).eval()
-    out = export(save_checkpoint(net, "char_lm", hparams, tmp_path / "c.ckpt"), fmt, tmp_path / "m")
+    net = CharLMNet(CharLMConfig(**hparams)).eval()
+    out = export(save_checkpoint(net, "char_lm", tmp_path / "c.ckpt"), fmt, tmp_path / "m")
     ids = torch.randint(2, 20, (3, 12))
     state = [torch.zeros(2, 3, 16)] * (2 if cell.endswith("lstm") else 1)
     with torch.no_grad():
@@ -127,8 +126,8 @@ def test_char_model_step_by_step_equals_the_whole_text(fmt, cell, cell_impl, tmp
 
 def test_cli_exports_the_trained_classifier_with_its_metadata(trained, tmp_path, capsys):
     _, ckpt, _, _ = trained
-    net, meta = load_net(ckpt, "classification", TextClassifierNet)
-    vocab = Vocab.from_dict(meta["vocab"])
+    net, record = load_model(ckpt, "classification")
+    vocab = Vocab(record.vocab)
     texts = [["a", "wonderful", ",", "moving", "film"], ["dull"], ["i", "hated", "it"]]
     ids = torch.nn.utils.rnn.pad_sequence([torch.tensor(vocab.encode(t)) for t in texts], batch_first=True)
     lengths = torch.tensor([len(t) for t in texts])
@@ -142,7 +141,7 @@ def test_cli_exports_the_trained_classifier_with_its_metadata(trained, tmp_path,
         torch.testing.assert_close(got, expected, atol=TOLERANCE, rtol=0)
     props = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "model.onnx")).metadata_props}
     assert props["task"] == "classification" and props["vocab"] == vocab.itos
-    assert props["label_names"] == ["negative", "positive"] and props["tokenizer"] == meta["tokenizer"]
+    assert props["label_names"] == ["negative", "positive"] and props["tokenizer"] == record.tokenizer
     files = {"textrnn.json": ""}
     torch.jit.load(str(tmp_path / "model.pt"), _extra_files=files)
     assert json.loads(files["textrnn.json"]) == props
@@ -151,8 +150,8 @@ def test_cli_exports_the_trained_classifier_with_its_metadata(trained, tmp_path,
 def test_cli_exports_the_trained_char_model(char_ckpt, tmp_path):
     _, ckpt = char_ckpt
     main(["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "char.onnx")])
-    net, meta = load_net(ckpt, "char_lm", CharLMNet)
-    ids = torch.tensor([Vocab.from_dict(meta["vocab"]).encode("ROMEO: But")])
+    net, record = load_model(ckpt, "char_lm")
+    ids = torch.tensor([Vocab(record.vocab).encode("ROMEO: But")])
     layers, hidden = net.encoder.rnn.num_layers, net.encoder.rnn.hidden_size
     with torch.no_grad():
         whole, _ = net.eval()(ids)
@@ -170,7 +169,9 @@ def error_of(*args: str) -> str:
 
 def test_mistakes_get_one_line_and_leave_no_file(tmp_path, monkeypatch):
     hparams = dict(vocab_size=10, num_classes=2, embedding_dim=4, hidden_size=3)
-    lstm = save_checkpoint(TextClassifierNet(**hparams), "classification", hparams, tmp_path / "l.ckpt")
+    lstm = save_checkpoint(
+        TextClassifierNet(TextClassifierConfig(**hparams)), "classification", tmp_path / "l.ckpt"
+    )
     out = str(tmp_path / "m.onnx")
     for args, message in [
         (["--checkpoint", lstm, "--format", "tflite", "--out", out], "--format tflite: unknown; choose one of"),
@@ -187,7 +188,9 @@ def test_mistakes_get_one_line_and_leave_no_file(tmp_path, monkeypatch):
 
 def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
     hparams = dict(vocab_size=10, num_classes=2, embedding_dim=4, hidden_size=3)
-    ckpt = save_checkpoint(TextClassifierNet(**hparams), "classification", hparams, tmp_path / "c.ckpt")
+    ckpt = save_checkpoint(
+        TextClassifierNet(TextClassifierConfig(**hparams)), "classification", tmp_path / "c.ckpt"
+    )
 
     def write_half(module, path, **kwargs):
         Path(path).write_bytes(b"half")

@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from textrnn.checkpoint import load_net
 from textrnn.commands import main
-from textrnn.gates import record_gates, save_trace
-from textrnn.models import CharLMNet, TextClassifierNet
-from textrnn.vocab import Vocab
+from textrnn.inference.loading import load_model
+from textrnn.text.vocab import Vocab
+from textrnn.tools.gates import record_gates, save_trace
 
 pytest_plugins = ["test_cli", "test_generate"]
 TEXT = "But soft, what light"
@@ -18,12 +17,12 @@ def test_char_model_gates_rebuild_its_final_state(char_ckpt):
     """The fused nn.LSTM's own final (h, c) equal the last step of the recorded o, c: h = o * tanh(c)."""
     _, ckpt = char_ckpt
     trace = record_gates(ckpt, TEXT, layer=-1)
-    net, meta = load_net(ckpt, "char_lm", CharLMNet)
+    net, record = load_model(ckpt, "char_lm")
     assert trace.cell == "lstm" and trace.layer == net.encoder.rnn.num_layers - 1 and trace.tokens == list(TEXT)
     assert set(trace.gates) == {"i", "f", "g", "o", "c"}
     assert trace.gates["i"].shape == (len(TEXT), net.encoder.rnn.hidden_size)
     with torch.no_grad():
-        _, (h, c) = net.eval()(torch.tensor([Vocab.from_dict(meta["vocab"]).encode(TEXT)]))
+        _, (h, c) = net.eval()(torch.tensor([Vocab(record.vocab).encode(TEXT)]))
     np.testing.assert_allclose(trace.gates["c"][-1], c[-1, 0].numpy(), atol=1e-5)
     rebuilt = trace.gates["o"][-1] * np.tanh(trace.gates["c"][-1])
     np.testing.assert_allclose(rebuilt, h[-1, 0].numpy(), atol=1e-5)
@@ -35,8 +34,8 @@ def test_backward_direction_is_in_text_order(trained):
     """The backward LSTM ends at the first word: its h there is the encoder's final backward state."""
     _, ckpt, _, _ = trained
     trace = record_gates(ckpt, "a wonderful film , really", direction="backward")
-    net, meta = load_net(ckpt, "classification", TextClassifierNet)
-    ids = torch.tensor([Vocab.from_dict(meta["vocab"]).encode(trace.tokens)])
+    net, record = load_model(ckpt, "classification")
+    ids = torch.tensor([Vocab(record.vocab).encode(trace.tokens)])
     with torch.no_grad():
         _, (h, _) = net.eval().encoder(net.embedding(ids))
     first_step = trace.gates["o"][0] * np.tanh(trace.gates["c"][0])

@@ -9,8 +9,8 @@ import torch
 from conftest import REPO
 
 from textrnn import load_generator
-from textrnn.cli import make_cli
-from textrnn.models import CharLMNet
+from textrnn.nn.char_lm import CharLMConfig, CharLMNet
+from textrnn.training.cli import make_cli
 
 TINY = str(REPO / "tests" / "assets" / "tiny_char.yaml")
 GENERATE = [sys.executable, str(REPO / "scripts" / "generate.py")]
@@ -21,7 +21,9 @@ GENERATE = [sys.executable, str(REPO / "scripts" / "generate.py")]
 def test_one_character_at_a_time_equals_the_whole_text(cell, num_layers):
     """Both per-character paths: forward on (B, 1) and step, the generator's one-step kernels."""
     torch.manual_seed(0)
-    net = CharLMNet(20, embedding_dim=8, hidden_size=16, num_layers=num_layers, cell=cell, dropout=0.3).eval()
+    net = CharLMNet(
+        CharLMConfig(20, embedding_dim=8, hidden_size=16, num_layers=num_layers, cell=cell, dropout=0.3)
+    ).eval()
     ids = torch.randint(2, 20, (3, 25))
     whole, whole_state = net(ids)
     paths = (lambda t, state: net(ids[:, t : t + 1], state), lambda t, state: net.step(ids[:, t], state))
@@ -37,10 +39,10 @@ def test_one_character_at_a_time_equals_the_whole_text(cell, num_layers):
 
 
 def test_tied_weights_share_one_matrix():
-    net = CharLMNet(30, embedding_dim=16, hidden_size=16, tie_weights=True)
+    net = CharLMNet(CharLMConfig(30, embedding_dim=16, hidden_size=16, tie_weights=True))
     assert net.head.weight is net.embedding.weight
     with pytest.raises(ValueError, match="tie_weights needs"):
-        CharLMNet(30, embedding_dim=8, hidden_size=16, tie_weights=True)
+        CharLMNet(CharLMConfig(30, embedding_dim=8, hidden_size=16, tie_weights=True))
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,12 @@ import torch
 from conftest import REPO
 
 from textrnn import load_classifier, load_generator
-from textrnn.classify import DEFAULT_MAX_TOKENS
-from textrnn.classify import main as classify_main
 from textrnn.commands import main as cli_main
-from textrnn.data import TextClassificationData
 from textrnn.errors import UserError
-from textrnn.generate import Generator
-from textrnn.tokenize import word_tokenize
+from textrnn.inference.classify import main as classify_main
+from textrnn.inference.generate import Generator
+from textrnn.text.tokenize import DEFAULT_MAX_TOKENS, word_tokenize
+from textrnn.training.text_data import TextClassificationData
 
 pytest_plugins = ["test_cli", "test_generate"]
 
@@ -65,10 +64,10 @@ def test_max_tokens_is_configurable_and_max_length_wins(trained, caplog):
 
 
 def test_classify_command_takes_a_1mb_line(trained):
-    cmd = [sys.executable, "-m", "textrnn.classify", "--checkpoint", str(trained[1])]
+    cmd = [sys.executable, "-m", "textrnn.inference.classify", "--checkpoint", str(trained[1])]
     code = (
         "import resource, runpy, sys; sys.argv = ['textrnn-classify', *sys.argv[1:]]\n"
-        "try:\n    runpy.run_module('textrnn.classify', run_name='__main__')\n"
+        "try:\n    runpy.run_module('textrnn.inference.classify', run_name='__main__')\n"
         "finally:\n    print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
     )
     peaks = {}
@@ -160,7 +159,7 @@ def test_chunked_prompt_equals_the_prompt_in_one_piece(char_ckpt):
 
 def test_generate_command_takes_a_100k_character_prompt(char_ckpt):
     prompt = ("But soft, what light through yonder window breaks?\n" * 2000)[:100_000]
-    cmd = [sys.executable, "-m", "textrnn.generate", "--checkpoint", str(char_ckpt[1]), "--greedy"]
+    cmd = [sys.executable, "-m", "textrnn.inference.generate", "--checkpoint", str(char_ckpt[1]), "--greedy"]
     result = subprocess.run([*cmd, "--prompt", prompt, "--length", "20"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(prompt) and len(result.stdout) == 100_000 + 20 + 1

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from textrnn import named_vectors, pretrained
 from textrnn.errors import UserError
-from textrnn.pretrained import Coverage, Embeddings, build_embedding_matrix
-from textrnn.vectors_io import read_vectors
-from textrnn.vocab import PAD, UNK, Vocab
+from textrnn.text.vocab import PAD, UNK, Vocab
+from textrnn.vectors.embeddings import Coverage, Embeddings, build_embedding_matrix
+from textrnn.vectors.readers import read_vectors
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 GLOVE_100 = "glove/glove.6B.100d.first2604.txt"

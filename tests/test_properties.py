@@ -13,12 +13,12 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from textrnn.batching import BucketBatchSampler, EncodedTexts, pad_batch
 from textrnn.errors import UserError
-from textrnn.generate import Generator
-from textrnn.models import CharLMNet
-from textrnn.tokenize import _HTML_BREAK_RE, char_tokenize, word_tokenize
-from textrnn.vocab import PAD, UNK, Vocab
+from textrnn.inference.generate import Generator
+from textrnn.nn.char_lm import CharLMConfig, CharLMNet
+from textrnn.text.batching import BucketBatchSampler, EncodedTexts, pad_batch
+from textrnn.text.tokenize import _HTML_BREAK_RE, char_tokenize, word_tokenize
+from textrnn.text.vocab import PAD, UNK, Vocab
 
 FAST = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -322,7 +322,7 @@ CHARS = "ab c\n"
 def generator():
     torch.manual_seed(0)
     vocab = Vocab([PAD, UNK, *CHARS])
-    net = CharLMNet(len(vocab), embedding_dim=4, hidden_size=8)
+    net = CharLMNet(CharLMConfig(len(vocab), embedding_dim=4, hidden_size=8))
     return Generator(net, vocab, prompt_chunk=16)
 
 

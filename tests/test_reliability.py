@@ -17,12 +17,12 @@ from conftest import REPO, TINY_ROWS, write_tsv
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.loggers import CSVLogger
 
-import textrnn.checkpoint_io as checkpoint_io
+import textrnn.training.saving as checkpoint_io
 from textrnn import CharLanguageModel, SentimentClassifier
-from textrnn.chardata import CharStreams, StreamLoader
-from textrnn.checkpoint_io import AtomicCheckpointIO, rng_state, set_rng_state, use_atomic_io
-from textrnn.cli import _continue_last_version, make_cli
 from textrnn.commands import main
+from textrnn.text.streams import CharStreams, StreamLoader
+from textrnn.training.cli import _continue_last_version, make_cli
+from textrnn.training.saving import AtomicCheckpointIO, rng_state, set_rng_state, use_atomic_io
 
 ASSETS = REPO / "tests" / "assets"
 LINE = "ROMEO:\nBut soft, what light through yonder window breaks?\n"

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from textrnn.sampling import filter_top_k, filter_top_p, sample_next
+from textrnn.inference.sampling import filter_top_k, filter_top_p, sample_next
 
 PROBS = torch.tensor([[0.05, 0.5, 0.15, 0.3]])
 LOGITS = PROBS.log()

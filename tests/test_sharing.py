@@ -11,11 +11,12 @@ from conftest import REPO
 from safetensors.torch import load_file
 
 from textrnn import Classifier, Generator, from_pretrained, load_classifier, load_generator, save_pretrained
-from textrnn.checkpoint import net_from_metadata, read_metadata
 from textrnn.commands import main
 from textrnn.errors import UserError
-from textrnn.models import NETS, CharLMNet
-from textrnn.pretrained_folder import read_folder, write_folder
+from textrnn.inference.folder import read_folder, write_folder
+from textrnn.inference.loading import build_net, load_model
+from textrnn.inference.record import ModelRecord
+from textrnn.nn.char_lm import CharLMConfig, CharLMNet
 
 pytest_plugins = ["test_cli", "test_generate"]
 TEXTS = ["a wonderful film", "i hated it , dull", "", "great great great story", "zzz unseen words"]
@@ -31,7 +32,8 @@ def test_a_classifier_folder_predicts_exactly_as_its_checkpoint(trained, tmp_pat
     assert folder.stat().st_mode & 0o777 == 0o777 & ~umask
     config = json.loads((folder / "config.json").read_text())
     assert config["task"] == "classification" and config["architecture"] == "TextClassifierNet"
-    assert config["label_names"] == ["negative", "positive"] and "pretrained" not in config["hparams"]
+    assert config["label_names"] == ["negative", "positive"] and "pretrained" not in config["net_args"]
+    assert config["net_args"].items() <= dict(cli.model.hparams).items() and config["format_version"] == 2
     assert json.loads((folder / "vocab.json").read_text()) == cli.datamodule.vocab.itos
     weights = load_file(folder / "model.safetensors")
     saved = torch.load(ckpt, weights_only=True)["state_dict"]
@@ -67,14 +69,14 @@ def test_a_character_folder_generates_exactly_as_its_checkpoint(char_ckpt, tmp_p
 
 def test_tied_weights_come_back_tied_and_equal(tmp_path):
     torch.manual_seed(0)
-    net = CharLMNet(12, embedding_dim=8, hidden_size=8, tie_weights=True)
-    meta = {"task": "char_lm", "vocab": {"tokens": [f"c{i}" for i in range(12)]}}
-    meta["hparams"] = {"vocab_size": 12, "embedding_dim": 8, "hidden_size": 8, "tie_weights": True, "lr": 0.1}
-    folder = write_folder(tmp_path / "tied", meta, net.state_dict())
-    back = net_from_metadata(read_folder(folder), CharLMNet)
+    net = CharLMNet(CharLMConfig(12, embedding_dim=8, hidden_size=8, tie_weights=True))
+    args = {"vocab_size": 12, "embedding_dim": 8, "hidden_size": 8, "tie_weights": True}
+    record = ModelRecord("char_lm", "CharLMNet", args, [f"c{i}" for i in range(12)], tokenizer={"kind": "char"})
+    folder = write_folder(tmp_path / "tied", record, net.state_dict())
+    back = build_net(*read_folder(folder))
     assert back.head.weight is back.embedding.weight
     assert all(torch.equal(a, b) for a, b in zip(back.state_dict().values(), net.state_dict().values()))
-    assert "lr" not in json.loads((folder / "config.json").read_text())["hparams"]  # the model's own only
+    assert json.loads((folder / "config.json").read_text())["net_args"] == args
 
 
 def test_the_commands_take_a_folder_like_a_checkpoint(trained, char_ckpt, tmp_path):
@@ -89,11 +91,11 @@ def test_the_commands_take_a_folder_like_a_checkpoint(trained, char_ckpt, tmp_pa
         return result.stdout
 
     texts = TEXTS[:2]
-    from_folder = run("textrnn.classify", "--checkpoint", str(sentiment), *texts)
-    assert from_folder == run("textrnn.classify", "--checkpoint", str(trained[1]), *texts)
+    from_folder = run("textrnn.inference.classify", "--checkpoint", str(sentiment), *texts)
+    assert from_folder == run("textrnn.inference.classify", "--checkpoint", str(trained[1]), *texts)
     args = ["--prompt", "ROMEO:", "--length", "60", "--seed", "3"]
-    generated = run("textrnn.generate", "--checkpoint", str(chars), *args)
-    assert generated == run("textrnn.generate", "--checkpoint", str(char_ckpt[1]), *args)
+    generated = run("textrnn.inference.generate", "--checkpoint", str(chars), *args)
+    assert generated == run("textrnn.inference.generate", "--checkpoint", str(char_ckpt[1]), *args)
 
 
 def test_loading_a_folder_does_not_import_lightning(trained, tmp_path):
@@ -127,13 +129,12 @@ def test_bad_folders_give_one_line_naming_the_file(trained, tmp_path):
         folder = save_pretrained(trained[1], tmp_path / name)
         edit(folder)
         with pytest.raises(UserError) as err:
-            meta = read_metadata(folder)
-            net_from_metadata(meta, NETS[meta["task"]])
+            load_model(folder)
         return str(err.value)
 
     def set_hparam(folder, **changes):
         config = json.loads((folder / "config.json").read_text())
-        config["hparams"] |= changes
+        config["net_args"] |= changes
         (folder / "config.json").write_text(json.dumps(config))
 
     assert "vocab.json: missing" in broken("novocab", lambda f: (f / "vocab.json").unlink())

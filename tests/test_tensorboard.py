@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from textrnn.cli import TensorBoardBeside, make_cli
 from textrnn.commands import main
+from textrnn.training.cli import TensorBoardBeside, make_cli
 
 TINY = str(REPO / "tests" / "assets" / "tiny_classifier.yaml")
 pytest.importorskip("tensorboard")

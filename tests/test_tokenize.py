@@ -1,4 +1,4 @@
-from textrnn.tokenize import char_tokenize, word_tokenize
+from textrnn.text.tokenize import char_tokenize, word_tokenize
 
 
 def test_contractions_punctuation_and_html_breaks():

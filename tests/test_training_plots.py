@@ -9,10 +9,8 @@ import pandas as pd
 import pytest
 from conftest import REPO, TINY_ROWS, write_tsv
 
-from textrnn.classify import load_classifier
-from textrnn.cli import make_cli
-from textrnn.tasks import SentimentClassifier
-from textrnn.training_plots import (
+from textrnn.inference.classify import load_classifier
+from textrnn.tools.plot import (
     BEST,
     best_checkpoint,
     draw_curves,
@@ -23,6 +21,8 @@ from textrnn.training_plots import (
     series,
     split_confusion,
 )
+from textrnn.training.classifier import SentimentClassifier
+from textrnn.training.cli import make_cli
 
 pytest.importorskip("matplotlib")
 TINY = str(REPO / "tests" / "assets" / "tiny_classifier.yaml")

@@ -17,9 +17,9 @@ import torch
 from conftest import REPO
 
 from textrnn import load_classifier, load_generator
-from textrnn.checkpoint import load_checkpoint
 from textrnn.errors import UserError
-from textrnn.vectors_io import MAX_LINE_BYTES, load_keyedvectors, read_vectors
+from textrnn.inference.loading import load_checkpoint
+from textrnn.vectors.readers import MAX_LINE_BYTES, load_keyedvectors, read_vectors
 
 pytest_plugins = ["test_cli", "test_generate"]
 
@@ -97,8 +97,15 @@ def test_commands_refuse_without_running_code(evil, trained, tmp_path):
     texts = tmp_path / "texts.txt"
     texts.write_text("a wonderful film\n")
     commands = {
-        "textrnn-classify": [sys.executable, "-m", "textrnn.classify", "--checkpoint", path, "a film"],
-        "textrnn-generate": [sys.executable, "-m", "textrnn.generate", "--checkpoint", path],
+        "textrnn-classify": [
+            sys.executable,
+            "-m",
+            "textrnn.inference.classify",
+            "--checkpoint",
+            path,
+            "a film",
+        ],
+        "textrnn-generate": [sys.executable, "-m", "textrnn.inference.generate", "--checkpoint", path],
         "textrnn test": [
             sys.executable,
             "-c",

@@ -3,7 +3,7 @@ from collections import Counter
 
 import pytest
 
-from textrnn.vocab import PAD, UNK, Vocab
+from textrnn.text.vocab import PAD, UNK, Vocab
 
 
 def test_specials_order_and_ties_are_deterministic():

@@ -8,12 +8,11 @@ import torch
 from conftest import REPO
 from gensim.models import KeyedVectors
 
-from textrnn.checkpoint import load_net
 from textrnn.commands import main
-from textrnn.models import CharLMNet, TextClassifierNet
-from textrnn.vectors_io import read_vectors
-from textrnn.vocab import Vocab
-from textrnn.word_vectors import analogy, export_vectors, load_keyed_vectors, model_rows, similar
+from textrnn.inference.loading import load_model
+from textrnn.text.vocab import Vocab
+from textrnn.tools.vectors import analogy, export_vectors, load_keyed_vectors, model_rows, similar
+from textrnn.vectors.readers import read_vectors
 
 pytest_plugins = ["test_cli", "test_generate"]
 TINY_GLOVE = REPO / "tests" / "assets" / "tiny_glove.txt"
@@ -34,9 +33,9 @@ def assert_same_ranking(got: list[tuple[str, float]], expected: list[tuple[str, 
 
 
 def classifier_rows(ckpt: Path) -> tuple[list[str], np.ndarray]:
-    """The vocabulary and embedding rows of a classifier, read without textrnn.word_vectors."""
-    net, meta = load_net(ckpt, "classification", TextClassifierNet)
-    return Vocab.from_dict(meta["vocab"]).itos, net.embedding.weight.detach().numpy()
+    """The vocabulary and embedding rows of a classifier, read without textrnn.tools.vectors."""
+    net, record = load_model(ckpt, "classification")
+    return Vocab(record.vocab).itos, net.embedding.weight.detach().numpy()
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +71,7 @@ def test_a_model_with_fixed_rows_gives_all_its_rows_in_vocabulary_order(trained,
     _, ckpt, _, _ = trained
     itos, weight = classifier_rows(ckpt)
     checkpoint = torch.load(ckpt, weights_only=True)
-    k = checkpoint["hyper_parameters"]["trainable_rows"] = len(itos) - 5
+    k = checkpoint["textrnn"]["net_args"]["trainable_rows"] = len(itos) - 5
     checkpoint["state_dict"]["net.embedding.trained.weight"] = torch.from_numpy(weight[:k])
     checkpoint["state_dict"]["net.embedding.fixed"] = torch.from_numpy(weight[k:])
     torch.save(checkpoint, tmp_path / "split.ckpt")
@@ -140,8 +139,8 @@ def test_export_round_trip_gives_the_model_rows(trained, tmp_path, binary):
 
 def test_char_model_whitespace_is_escaped(char_ckpt, tmp_path, capsys):
     _, ckpt = char_ckpt
-    net, meta = load_net(ckpt, "char_lm", CharLMNet)
-    itos = Vocab.from_dict(meta["vocab"]).itos
+    net, record = load_model(ckpt, "char_lm")
+    itos = Vocab(record.vocab).itos
     main(["vectors", "export", str(ckpt), "--out", str(tmp_path / "chars.txt")])
     assert capsys.readouterr().out == f"{len(itos) - 1} vectors: {tmp_path / 'chars.txt'}\n"
     back = KeyedVectors.load_word2vec_format(tmp_path / "chars.txt")

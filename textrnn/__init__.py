@@ -9,19 +9,23 @@ from __future__ import annotations
 import importlib
 
 _HOMES = {
-    "CharLMData": "textrnn.chardata",
-    "CharLanguageModel": "textrnn.language_model",
-    "Classifier": "textrnn.classify",
-    "Embeddings": "textrnn.pretrained",
-    "Generator": "textrnn.generate",
-    "Prediction": "textrnn.classify",
-    "SentimentClassifier": "textrnn.tasks",
-    "TextClassificationData": "textrnn.data",
-    "Vocab": "textrnn.vocab",
-    "from_pretrained": "textrnn.sharing",
-    "load_classifier": "textrnn.classify",
-    "load_generator": "textrnn.generate",
-    "save_pretrained": "textrnn.sharing",
+    "CharLMData": "textrnn.training.char_data",
+    "CharLanguageModel": "textrnn.training.char_lm",
+    "Classifier": "textrnn.inference.classify",
+    "Embeddings": "textrnn.vectors.embeddings",
+    "Generator": "textrnn.inference.generate",
+    "ModelRecord": "textrnn.inference.record",
+    "Prediction": "textrnn.inference.classify",
+    "SentimentClassifier": "textrnn.training.classifier",
+    "Task": "textrnn.inference.registry",
+    "TextClassificationData": "textrnn.training.text_data",
+    "TextClassifier": "textrnn.training.classifier",
+    "Vocab": "textrnn.text.vocab",
+    "from_pretrained": "textrnn.inference.loading",
+    "load_classifier": "textrnn.inference.classify",
+    "load_generator": "textrnn.inference.generate",
+    "register_task": "textrnn.inference.registry",
+    "save_pretrained": "textrnn.inference.loading",
 }
 __all__ = sorted(_HOMES)
 

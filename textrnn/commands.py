@@ -6,10 +6,10 @@ import importlib
 import sys
 
 TOOLS = {  # subcommands outside LightningCLI: name -> module with main(argv)
-    "export": "textrnn.export",
-    "gates": "textrnn.gates",
-    "plot": "textrnn.training_plots",
-    "vectors": "textrnn.word_vectors",
+    "export": "textrnn.tools.export",
+    "gates": "textrnn.tools.gates",
+    "plot": "textrnn.tools.plot",
+    "vectors": "textrnn.tools.vectors",
 }
 
 
@@ -18,6 +18,6 @@ def main(args: list[str] | None = None) -> None:
     argv = sys.argv[1:] if args is None else args
     if argv and argv[0] in TOOLS:
         return importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
-    from textrnn.cli import run  # Lightning takes seconds to import: only these commands need it
+    from textrnn.training.cli import run  # Lightning takes seconds to import: only these commands need it
 
     run(args)

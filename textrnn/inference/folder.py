@@ -1,0 +1,88 @@
+"""The model folder: ``config.json``, ``vocab.json`` and ``model.safetensors``, no pickle.
+
+Everything in it is plain data (JSON and raw tensors), so it can be read by any tool and loading it runs
+no code. ``config.json`` is the :class:`~textrnn.inference.record.ModelRecord` without the vocabulary,
+which ``vocab.json`` holds; the weights are the plain model's only: no optimiser state, no Lightning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from textrnn.atomic import atomic_folder
+from textrnn.errors import UserError
+from textrnn.inference.record import ModelRecord, from_version_1
+
+FORMAT = "textrnn-pretrained"
+CONFIG, VOCAB, WEIGHTS = "config.json", "vocab.json", "model.safetensors"
+
+
+def write_folder(out: str | Path, record: ModelRecord, weights: dict[str, torch.Tensor]) -> Path:
+    """Write a model folder; an existing one at ``out`` is replaced only once the new one is complete.
+
+    Args:
+        out: The folder to create (or replace).
+        record: What the model is.
+        weights: The plain model's ``state_dict``.
+    """
+    out = Path(out)
+    if out.exists() and not (out / CONFIG).is_file() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"{out}: exists and is not a textrnn model folder; choose a new path")
+    if not out.parent.is_dir():
+        raise UserError(f"{out}: no such directory {out.parent}")
+    config = {"format": FORMAT, **record.to_dict()}
+    tokens = config.pop("vocab")
+    with atomic_folder(out) as tmp:
+        (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        (tmp / VOCAB).write_text(json.dumps(tokens, ensure_ascii=False), encoding="utf-8")
+        # tied weights share storage, which safetensors refuses: each name gets its own copy
+        save_file({k: v.detach().cpu().clone() for k, v in weights.items()}, tmp / WEIGHTS, {"format": "pt"})
+        _usual_permissions(tmp)
+    return out
+
+
+def _usual_permissions(folder: Path) -> None:
+    """The umask's modes, as for any new file: safetensors writes its files private."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for file in folder.iterdir():
+        file.chmod(0o666 & ~umask)
+
+
+def read_folder(path: str | Path) -> tuple[ModelRecord, dict[str, torch.Tensor]]:
+    """The record and the weights of a model folder.
+
+    Raises:
+        UserError: a file is missing or malformed, or the folder is of an unknown format or task.
+    """
+    path = Path(path)
+    config = _read_json(path / CONFIG)
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise UserError(f'{path / CONFIG}: not a textrnn model folder (no "format": "{FORMAT}")')
+    tokens = _read_json(path / VOCAB)
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise UserError(f"{path / VOCAB}: expected a JSON list of tokens")
+    if config.get("format_version") == 1:  # textrnn 0.1 called the net's arguments hparams
+        task, hparams, labels = config.get("task"), config.get("hparams", {}), config.get("label_names")
+        config = from_version_1(str(path / CONFIG), task, hparams, tokens, labels, config.get("tokenizer"))
+    record = ModelRecord.from_dict({**config, "vocab": tokens}, str(path / CONFIG))
+    try:
+        weights = load_file(path / WEIGHTS)
+    except (OSError, SafetensorError) as err:
+        raise UserError(f"{path / WEIGHTS}: not readable ({err})") from None
+    return record, weights
+
+
+def _read_json(path: Path) -> object:
+    if not path.is_file():
+        raise UserError(f"{path}: missing; a textrnn model folder has {CONFIG}, {VOCAB} and {WEIGHTS}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"{path}: not valid JSON ({err})") from None

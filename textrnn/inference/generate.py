@@ -1,0 +1,176 @@
+"""Generate text from a character-level checkpoint: read the prompt once, then one step per character."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from textrnn.errors import UserError
+from textrnn.inference.loading import best_device, load_model
+from textrnn.inference.record import ModelRecord
+from textrnn.inference.sampling import sample_next
+from textrnn.nn.char_lm import CharLMNet
+from textrnn.nn.encoder import State
+from textrnn.text.vocab import Vocab
+
+log = logging.getLogger("textrnn")
+
+
+class Generator:
+    """A character model with its vocabulary, ready to continue a prompt.
+
+    Args:
+        net: The plain model (put in eval mode).
+        vocab: Its characters.
+        prompt_chunk: Prompt characters fed per forward pass; bounds memory for very long prompts.
+    """
+
+    def __init__(self, net: CharLMNet, vocab: Vocab, prompt_chunk: int = 4096):
+        self.net, self.vocab, self.prompt_chunk = net.eval(), vocab, prompt_chunk
+        self.banned = torch.zeros(len(vocab), dtype=torch.bool, device=self.device)
+        self.banned[[Vocab.pad_id, Vocab.unk_id]] = True  # never emitted
+
+    @classmethod
+    def from_model(
+        cls, net: CharLMNet, record: ModelRecord, device: str | torch.device | None = None
+    ) -> Generator:
+        """The generator of a loaded model and its record, on ``device`` (default: CUDA when available,
+        else CPU)."""
+        return cls(net.to(best_device(device)), Vocab(record.vocab))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def encode_prompt(self, prompt: str) -> torch.Tensor:
+        """(T,) ids of ``prompt``; characters never seen in training map to ``<unk>`` with a warning."""
+        if not prompt:
+            raise UserError("the prompt is empty: give at least one character")
+        unknown = sorted({c for c in prompt if c not in self.vocab})
+        if unknown:
+            log.warning("prompt characters unseen in training, read as <unk>: %s", "".join(unknown)[:50])
+        return torch.tensor(self.vocab.encode(prompt), device=self.device)
+
+    def _read_prompt(self, ids: torch.Tensor, num_samples: int) -> tuple[torch.Tensor, State]:
+        """Run the prompt through the model in chunks; return the last logits (N, V) and the state."""
+        state = None
+        for chunk in ids.split(self.prompt_chunk):
+            logits, state = self.net(chunk.expand(num_samples, -1), state)  # (N, t, V)
+        return logits[:, -1], state
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        prompt: str,
+        length: int = 200,
+        *,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        greedy: bool = False,
+        seed: int | None = None,
+        num_samples: int = 1,
+        stop: list[str] | None = None,
+        stream: Callable[[str], None] | None = None,
+    ) -> list[str]:
+        """Continue ``prompt`` by up to ``length`` characters, ``num_samples`` times in one batch.
+
+        Args:
+            prompt: The text to continue (at least one character).
+            length: The most characters to generate.
+            temperature: Divides the logits: below 1 safer, above 1 wilder.
+            top_k: Sample among the k likeliest characters (0: all).
+            top_p: Sample among the likeliest characters whose probabilities add up to ``top_p`` (1: all).
+            greedy: Always take the likeliest character.
+            seed: Makes the samples reproducible.
+            stop: Stop a sample when its new text ends with one of these strings (which are kept).
+            stream: Called with each new character of the first sample as it is generated.
+
+        Returns:
+            The generated continuations (without the prompt).
+        """
+        if length < 0:
+            raise UserError(f"length must be 0 or more, not {length}")
+        options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "greedy": greedy}
+        gen = torch.Generator(self.device).manual_seed(seed) if seed is not None else None
+        logits, state = self._read_prompt(self.encode_prompt(prompt), num_samples)
+        out = torch.empty(num_samples, length, dtype=torch.long, device=self.device)
+        watch = stream is not None or bool(stop)  # only then is each character needed on the host
+        texts = [""] * num_samples
+        done = [False] * num_samples
+        for t in range(length):
+            logits.masked_fill_(self.banned, float("-inf"))
+            out[:, t] = sample_next(logits, generator=gen, **options)
+            if (watch and self._watch(out[:, t].tolist(), texts, done, stop, stream)) or t + 1 == length:
+                break
+            logits, state = self.net.step(out[:, t], state)
+        return texts if watch else ["".join(self.vocab.decode(row)) for row in out.tolist()]
+
+    def _watch(self, ids: list[int], texts: list[str], done: list[bool], stop, stream) -> bool:
+        """Append one character per sample, stream the first, mark samples that hit a stop string."""
+        for i, idx in enumerate(ids):
+            if not done[i]:
+                texts[i] += self.vocab.itos[idx]
+                done[i] = bool(stop) and any(texts[i].endswith(s) for s in stop)
+                if stream is not None and i == 0:
+                    stream(self.vocab.itos[idx])
+        return all(done)
+
+
+def load_generator(path: str | Path, device: str | torch.device | None = None) -> Generator:
+    """Load a character-level checkpoint or model folder (nothing else is needed) onto ``device``
+    (default: best)."""
+    return Generator.from_model(*load_model(path, "char_lm"), device)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="textrnn-generate", description="Generate text from a character checkpoint."
+    )
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a char_lm checkpoint written by textrnn fit, or a model folder (save_pretrained)",
+    )
+    parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    parser.add_argument("--length", type=int, default=500, help="characters to generate")
+    parser.add_argument("--temperature", type=float, default=0.8, help="below 1: safer; above 1: wilder")
+    parser.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest characters (0: all)")
+    parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold (1: off)")
+    parser.add_argument("--greedy", action="store_true", help="always take the likeliest character")
+    parser.add_argument("--seed", type=int, default=None, help="makes the output reproducible")
+    parser.add_argument("--num-samples", type=int, default=1, help="samples drawn together as one batch")
+    parser.add_argument("--stop", action="append", default=None, help="stop a sample after this string")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: best available)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``textrnn-generate``: print the prompt and its continuation, streaming as it is generated."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.num_samples < 1:
+            raise UserError(f"--num-samples must be 1 or more, not {args.num_samples}")
+        generator = load_generator(args.checkpoint, args.device)
+        options = {k: getattr(args, k) for k in ("temperature", "top_k", "top_p", "greedy", "seed", "stop")}
+        if args.num_samples == 1:
+            print(args.prompt, end="", flush=True)
+            write = lambda c: print(c, end="", flush=True)  # noqa: E731
+            generator.generate(args.prompt, args.length, stream=write, **options)
+            print()
+            return
+        for i, text in enumerate(
+            generator.generate(args.prompt, args.length, num_samples=args.num_samples, **options)
+        ):
+            print(f"--- sample {i + 1} ---\n{args.prompt}{text}")
+    except UserError as err:
+        sys.exit(f"textrnn-generate: error: {err}")
+
+
+if __name__ == "__main__":
+    main()

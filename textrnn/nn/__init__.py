@@ -1,0 +1,1 @@
+"""The plain PyTorch models: cells from their equations, the recurrent stack and encoder, the nets."""

@@ -1,0 +1,1 @@
+"""The ``textrnn`` tools: export (ONNX, TorchScript), gate heatmaps, training plots, word-vector commands."""

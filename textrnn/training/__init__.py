@@ -1,0 +1,1 @@
+"""Training with Lightning: data modules, LightningModules, clipping, callbacks, checkpoints, the CLI."""

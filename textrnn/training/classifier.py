@@ -1,0 +1,105 @@
+"""TextClassifier: the LightningModule that trains a TextClassifierNet (cross-entropy, accuracy, macro-F1)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from textrnn.nn.classifier import TextClassifierConfig, TextClassifierNet
+from textrnn.training.clipping import GradClip
+from textrnn.training.module import NOT_HPARAMS, TextTask
+
+
+class TextClassifier(TextTask):
+    """Text classification (two or more labels) around :class:`~textrnn.nn.classifier.TextClassifierNet`.
+
+    The architecture is the net's config (:class:`~textrnn.nn.classifier.TextClassifierConfig`), given
+    here as keyword arguments (in YAML: ``model.init_args.hidden_size`` ...). ``vocab_size``,
+    ``num_classes``, ``trainable_rows``, ``label_names``, ``tokenizer``, ``vocab`` and ``pretrained``
+    come from the data module (linked by the CLI).
+
+    Args:
+        label_names: Class names, stored in the checkpoint (linked).
+        tokenizer: Tokeniser settings, stored in the checkpoint (linked).
+        grad_clip: Gradient clipping: ``value`` (each element into ``[-max, max]``), ``norm`` (each
+            tensor's L2 norm to at most ``max``), ``global_norm`` (all gradients scaled together to an
+            L2 norm of at most ``max``, keeping the direction), or ``None`` for none.
+        grad_clip_max: The ``max`` of ``grad_clip``.
+        optimizer: Optimiser factory (YAML: ``class_path`` + ``init_args``).
+        scheduler: Learning-rate scheduler factory, stepped once per epoch.
+        pretrained: Initial embedding matrix (kept out of the hyperparameters; linked).
+        vocab: The vocabulary's tokens, saved into the checkpoint (linked).
+        **net_args: The architecture: the fields of
+            :class:`~textrnn.nn.classifier.TextClassifierConfig`.
+    """
+
+    task, monitor, monitor_mode = "classification", "val_acc", "max"
+
+    def __init__(
+        self,
+        label_names: list[str] | None = None,
+        tokenizer: dict | None = None,
+        grad_clip: GradClip | None = None,
+        grad_clip_max: float = 1.0,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        scheduler: LRSchedulerCallable | None = None,
+        pretrained: torch.Tensor | None = None,
+        vocab: list[str] | None = None,
+        **net_args: Any,
+    ):
+        super().__init__(optimizer, scheduler, vocab, grad_clip, grad_clip_max)
+        self.net = TextClassifierNet(TextClassifierConfig(**net_args), pretrained)
+        self.save_hyperparameters(ignore=NOT_HPARAMS)
+        self.hparams.update(asdict(self.net.config))  # embedding_dim as the vectors set it
+        num_classes = self.net.config.num_classes
+        self.hparams.label_names = label_names or [str(i) for i in range(num_classes)]
+        self.metrics = torch.nn.ModuleDict(
+            {
+                f"{stage}_{name}": metric
+                for stage in ("val", "test")
+                for name, metric in (
+                    ("acc", MulticlassAccuracy(num_classes, average="micro")),
+                    ("f1", MulticlassF1Score(num_classes, average="macro")),
+                )
+            }
+        )
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.net(ids, lengths)
+
+    def transfer_batch_to_device(self, batch: dict, device: torch.device, dataloader_idx: int) -> dict:
+        # pack_padded_sequence wants lengths on the CPU; moving them would force a sync per step
+        return {k: v if k == "lengths" else v.to(device, non_blocking=True) for k, v in batch.items()}
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = F.cross_entropy(self(batch["ids"], batch["lengths"]), batch["labels"])
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
+        return loss
+
+    def _evaluate(self, batch: dict, stage: str) -> None:
+        logits = self(batch["ids"], batch["lengths"])
+        size = len(batch["labels"])
+        self.log(f"{stage}_loss", F.cross_entropy(logits, batch["labels"]), batch_size=size, sync_dist=True)
+        for name in ("acc", "f1"):
+            metric = self.metrics[f"{stage}_{name}"]
+            metric(logits, batch["labels"])
+            self.log(f"{stage}_{name}", metric, prog_bar=name == "acc", batch_size=size)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
+        probs = torch.softmax(self(batch["ids"], batch["lengths"]), dim=-1)
+        probability, label_id = probs.max(dim=-1)
+        return {"index": batch["index"], "label_id": label_id, "probability": probability}
+
+
+SentimentClassifier = TextClassifier  # the name of textrnn 0.1, kept for recipes and code that use it

@@ -1,0 +1,1 @@
+"""Pretrained word vectors: file readers, named sources, and their alignment to a vocabulary."""
