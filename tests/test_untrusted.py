@@ -19,7 +19,8 @@ from conftest import REPO
 from textrnn import load_classifier, load_generator
 from textrnn.errors import UserError
 from textrnn.inference.loading import load_checkpoint
-from textrnn.vectors.readers import MAX_LINE_BYTES, load_keyedvectors, read_vectors
+from textrnn.vectors.keyedvectors import load_keyedvectors
+from textrnn.vectors.readers import MAX_LINE_BYTES, read_vectors
 
 pytest_plugins = ["test_cli", "test_generate"]
 

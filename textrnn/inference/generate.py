@@ -85,7 +85,7 @@ class Generator:
             length: The most characters to generate.
             temperature: Divides the logits: below 1 safer, above 1 wilder.
             top_k: Sample among the k likeliest characters (0: all).
-            top_p: Sample among the likeliest characters whose probabilities add up to ``top_p`` (1: all).
+            top_p: Sample among the likeliest characters that make up ``top_p`` of the probability.
             greedy: Always take the likeliest character.
             seed: Makes the samples reproducible.
             stop: Stop a sample when its new text ends with one of these strings (which are kept).
@@ -101,8 +101,7 @@ class Generator:
         logits, state = self._read_prompt(self.encode_prompt(prompt), num_samples)
         out = torch.empty(num_samples, length, dtype=torch.long, device=self.device)
         watch = stream is not None or bool(stop)  # only then is each character needed on the host
-        texts = [""] * num_samples
-        done = [False] * num_samples
+        texts, done = [""] * num_samples, [False] * num_samples
         for t in range(length):
             logits.masked_fill_(self.banned, float("-inf"))
             out[:, t] = sample_next(logits, generator=gen, **options)

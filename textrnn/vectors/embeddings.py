@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from textrnn.atomic import atomic_file
 from textrnn.errors import UserError
 from textrnn.text.vocab import PAD, UNK, Vocab
+from textrnn.vectors.cache import load_cached, save_cached
+from textrnn.vectors.keyedvectors import rows_from_keyedvectors
 from textrnn.vectors.named import (
     GENSIM_DATA_MODELS,
     gensim_data_file,
@@ -31,7 +32,8 @@ from textrnn.vectors.named import (
     read_gensim_data,
     read_glove_package,
 )
-from textrnn.vectors.readers import FORMATS, Found, read_vectors, read_words, rows_from_keyedvectors
+from textrnn.vectors.readers import FORMATS, read_vectors, read_words
+from textrnn.vectors.rows import Found
 
 log = logging.getLogger("textrnn")
 
@@ -101,9 +103,8 @@ def build_embedding_matrix(
 
     A token takes the source's vector for itself, else for its lowercased form. Other tokens
     (``<unk>`` too, unless the source has it) get rows ~ Normal(0, std of the found rows) from a
-    generator seeded with ``spec.seed``; row 0 (``<pad>``) is zeros. The result is cached, keyed
-    by the source's identity, format, vocabulary, dim and seed, so a repeated call does not open
-    the source at all.
+    generator seeded with ``spec.seed``; row 0 (``<pad>``) is zeros. The result is cached (keyed by
+    the source, format, vocabulary, dim and seed): a repeated call does not open the source.
 
     Args:
         spec: The source of the vectors.
@@ -119,24 +120,18 @@ def build_embedding_matrix(
     """
     start = time.perf_counter()
     kind = source_kind(spec)
-    key = _cache_key(spec, kind, vocab, train_tokens)
-    cache_file = _cache_dir(spec) / "embeddings" / f"{key}.pt"
-    cached = _load_cache(cache_file, len(vocab))
+    cache_file = _cache_dir(spec) / "embeddings" / f"{_cache_key(spec, kind, vocab, train_tokens)}.pt"
+    cached = load_cached(cache_file, len(vocab))
     from_cache = cached is not None
     if cached is None:
         found = load_source(spec, kind, _wanted(vocab), train_tokens)
         matrix, hit = _align(found, vocab, spec.seed)
-        _save_cache(cache_file, matrix, hit)
+        save_cached(cache_file, matrix, hit)
     else:
         matrix, hit = cached
     coverage = _coverage(vocab, hit, counts)
-    log.info(
-        "embeddings from %s: %s (%.1f s%s)",
-        spec.source,
-        coverage,
-        time.perf_counter() - start,
-        ", from cache" if from_cache else "",
-    )
+    seconds = time.perf_counter() - start
+    log.info("embeddings from %s: %s (%.1f s%s)", spec.source, coverage, seconds, ", from cache" * from_cache)
     return matrix, coverage, from_cache
 
 
@@ -287,25 +282,3 @@ def _cache_dir(spec: Embeddings) -> Path:
     return Path(spec.cache_dir or default).expanduser()
 
 
-def _load_cache(path: Path, n_rows: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-    if not path.is_file():
-        return None
-    try:
-        state = torch.load(path, weights_only=True)
-        matrix, hit = state["matrix"], state["hit"]
-        if matrix.shape[0] != n_rows or hit.shape != (n_rows,):
-            raise ValueError(f"shape {tuple(matrix.shape)} for {n_rows} tokens")
-    except Exception as err:  # damage shows up as zip, pickle, key or shape errors alike
-        log.warning("rebuilding the damaged embedding cache %s (%s)", path, err)
-        return None
-    return matrix, hit
-
-
-def _save_cache(path: Path, matrix: torch.Tensor, hit: torch.Tensor) -> None:
-    """Write through a temp file and rename, so a killed process never leaves a truncated file."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(path) as tmp:
-            torch.save({"matrix": matrix, "hit": hit}, tmp)
-    except OSError as err:  # a read-only cache folder should not stop training
-        log.warning("could not write the embedding cache %s: %s", path, err)

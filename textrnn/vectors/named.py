@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from textrnn.errors import UserError
-from textrnn.vectors.readers import Found, check_dim, read_vectors
+from textrnn.vectors.readers import read_vectors
+from textrnn.vectors.rows import Found, check_dim
 
 log = logging.getLogger("textrnn")
 

@@ -1,25 +1,24 @@
 """Readers of word vectors that keep only the rows a vocabulary asks for.
 
-Files (GloVe, word2vec text and binary, fastText ``.vec``, gensim KeyedVectors) and the named
-sources (the glove-6B-50d package, gensim-data models). Every reader takes ``wanted`` and returns
+Files (GloVe, word2vec text and binary, fastText ``.vec``; gensim KeyedVectors through
+:mod:`textrnn.vectors.keyedvectors`). Every reader takes ``wanted`` and returns
 :class:`Found`; text lines of other words are skipped without parsing their numbers, so a
 400,000-line GloVe file aligns to a 15k vocabulary in about half a second.
 """
 
 from __future__ import annotations
 
-import bz2
 import gzip
 import itertools
 import logging
-import pickle
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 
 from textrnn.errors import UserError
+from textrnn.vectors.keyedvectors import load_keyedvectors, read_keyedvectors
+from textrnn.vectors.rows import Found, check_dim, check_finite, decode_word, warn_duplicates
 
 log = logging.getLogger("textrnn")
 
@@ -31,20 +30,6 @@ _CHUNK_BYTES = 1 << 20
 # more than one such line, whatever the file.
 MAX_LINE_BYTES = 1 << 20
 _FORMAT_BY_SUFFIX = {".kv": "keyedvectors", ".model": "keyedvectors", ".bin": "word2vec-binary"}
-
-
-@dataclass
-class Found:
-    """The wanted rows of a source: ``rows[word]`` is a float32 vector of length ``dim``."""
-
-    dim: int
-    rows: dict[str, np.ndarray]
-
-
-def check_dim(where: str, dim: int, expected: int | None) -> None:
-    """Raise a UserError when the source's dimension differs from ``data.embeddings.dim``."""
-    if expected is not None and dim != expected:
-        raise UserError(f"{where}: vectors have {dim} numbers but data.embeddings.dim is {expected}")
 
 
 def read_vectors(path: Path, fmt: str, wanted: set[str], dim: int | None = None) -> Found:
@@ -114,7 +99,7 @@ def read_words(path: Path, fmt: str, n: int) -> list[str]:
                 break
             word = line.partition(b" ")[0].strip()
             if word:
-                words.append(_decode(word, f"{path.name} line {lineno}"))
+                words.append(decode_word(word, f"{path.name} line {lineno}"))
     return words
 
 
@@ -165,19 +150,24 @@ def _parse_header(line: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _read_text(f: IO[bytes], name: str, wanted: set[str], dim: int | None, header: bool | None) -> Found:
-    """GloVe (no header), word2vec text and fastText ``.vec`` (header ``count dim``).
-
-    ``header=None`` detects the header from the first line. Lines are read as bytes so that an
-    invalid UTF-8 word is reported with its own line number.
-    """
+def _text_header(
+    f: IO[bytes], name: str, dim: int | None, header: bool | None
+) -> tuple[bytes, tuple[int, int] | None]:
+    """The first line and, if it is a header (``header=None``: if it looks like one), its ``(count, dim)``."""
     first = _readline(f, name, 1)
     counted = _parse_header(first) if header is not False else None
     if header and counted is None:
         raise UserError(f"{name} line 1: expected a header 'count dim', found {first[:60]!r}")
+    if counted is not None:
+        check_dim(f"{name} line 1", counted[1], dim)
+    return first, counted
+
+
+def _read_text(f: IO[bytes], name: str, wanted: set[str], dim: int | None, header: bool | None) -> Found:
+    """GloVe (no header), word2vec text and fastText ``.vec`` (header ``count dim``; ``header=None``:
+    detected). Lines are read as bytes so that an invalid UTF-8 word is reported with its line number."""
+    first, counted = _text_header(f, name, dim, header)
     file_dim = counted[1] if counted else None
-    if file_dim is not None:
-        check_dim(f"{name} line 1", file_dim, dim)
     rows: dict[str, np.ndarray] = {}
     n_rows = duplicates = 0
     line, lineno = b"", 1
@@ -190,7 +180,7 @@ def _read_text(f: IO[bytes], name: str, wanted: set[str], dim: int | None, heade
             if not word:
                 continue
         n_rows += 1
-        token = _decode(word, f"{name} line {lineno}")
+        token = decode_word(word, f"{name} line {lineno}")
         if file_dim is None:  # GloVe: the first row sets the dimension
             file_dim = len(rest.split())
             if not file_dim:
@@ -209,18 +199,8 @@ def _read_text(f: IO[bytes], name: str, wanted: set[str], dim: int | None, heade
         raise UserError(f"{name} line 1: the header announces {counted[0]} vectors, found {n_rows}")
     if file_dim is None:
         raise UserError(f"{name}: no vectors in the file")
-    _warn_duplicates(name, duplicates)
+    warn_duplicates(name, duplicates)
     return Found(file_dim, rows)
-
-
-def _decode(word: bytes, where: str) -> str:
-    try:
-        return word.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise UserError(
-            f"{where}: the word is not valid UTF-8 ({err.reason}); re-encode the file, "
-            "e.g. iconv -f latin1 -t utf-8"
-        ) from None
 
 
 def _parse_numbers(rest: bytes, dim: int, where: str) -> np.ndarray:
@@ -233,17 +213,8 @@ def _parse_numbers(rest: bytes, dim: int, where: str) -> np.ndarray:
     except ValueError:
         bad = next(x for x in fields if not _is_number(x))
         raise UserError(f"{where}: {bad.decode(errors='replace')[:40]!r} is not a number") from None
-    _check_finite(row, where, fields)
+    check_finite(row, where, fields)
     return row
-
-
-def _check_finite(row: np.ndarray, where: str, fields: list[bytes] | None = None) -> None:
-    """NaN, infinity, or a number beyond float32 (read as infinity) would make a silently wrong row."""
-    bad = np.flatnonzero(~np.isfinite(row))
-    if bad.size:
-        i = int(bad[0])
-        value = fields[i].decode(errors="replace")[:40] if fields is not None else str(row[i])
-        raise UserError(f"{where}: number {i + 1} is {value!r}, not a finite float32 (NaN or too large)")
 
 
 def _is_number(field: bytes) -> bool:
@@ -277,17 +248,17 @@ def _read_binary(f: IO[bytes], name: str, wanted: set[str], dim: int | None) -> 
         while space < 0 or len(buf) < space + 1 + size:
             buf, pos = _refill(f, buf, pos, where)
             space = buf.find(b" ", pos)
-        token = _decode(buf[pos:space].lstrip(b"\n"), where)
+        token = decode_word(buf[pos:space].lstrip(b"\n"), where)
         pos = space + 1 + size
         if token in wanted:
             if token in rows:
                 duplicates += 1
             else:
                 rows[token] = np.frombuffer(buf, "<f4", file_dim, space + 1).astype(np.float32)
-                _check_finite(rows[token], where)
+                check_finite(rows[token], where)
     if (buf[pos:] + f.read(64)).strip():
         raise UserError(f"{name} line 1: the header announces {count} vectors; more data follows")
-    _warn_duplicates(name, duplicates)
+    warn_duplicates(name, duplicates)
     return Found(file_dim, rows)
 
 
@@ -301,114 +272,3 @@ def _refill(f: IO[bytes], buf: bytes, pos: int, where: str) -> tuple[bytes, int]
     return buf[pos:] + chunk, 0
 
 
-def read_keyedvectors(path: Path, wanted: set[str], dim: int | None) -> Found:
-    """The ``wanted`` rows of a gensim KeyedVectors file (see :func:`load_keyedvectors`)."""
-    kv = load_keyedvectors(path)
-    check_dim(path.name, kv.vector_size, dim)
-    return rows_from_keyedvectors(kv, wanted)
-
-
-# What a file written by gensim's KeyedVectors/Word2Vec/FastText ``save`` may name. A pickle naming
-# anything else (os.system, builtins.eval, subprocess.Popen, ...) is refused before it is built.
-_PICKLE_GLOBALS = {
-    ("gensim.models.keyedvectors", "KeyedVectors"),
-    ("gensim.models.keyedvectors", "Vocab"),
-    ("gensim.models.fasttext", "FastTextKeyedVectors"),
-    ("gensim.models.fasttext", "FastText"),
-    ("gensim.models.word2vec", "Word2Vec"),
-    ("gensim.utils", "call_on_class_only"),
-    ("numpy", "dtype"),
-    ("numpy", "ndarray"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy.random._pickle", "__randomstate_ctor"),
-    ("numpy.random._pickle", "__bit_generator_ctor"),
-    ("numpy.random._pickle", "__generator_ctor"),
-    ("numpy.random._mt19937", "MT19937"),
-    ("numpy.random.mtrand", "RandomState"),
-    ("collections", "defaultdict"),
-    ("collections", "OrderedDict"),
-    ("copyreg", "_reconstructor"),
-    *(
-        ("builtins", name)
-        for name in ("object", "int", "float", "str", "bytes", "list", "dict", "set", "tuple")
-    ),
-    ("builtins", "hash"),
-}
-
-
-class _GensimUnpickler(pickle.Unpickler):
-    """Builds only the classes of :data:`_PICKLE_GLOBALS`; anything else is refused unbuilt."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _PICKLE_GLOBALS:
-            raise _UnsafePickle(f"{module}.{name}")
-        return super().find_class(module, name)
-
-
-class _UnsafePickle(Exception):
-    pass
-
-
-def load_keyedvectors(path: Path) -> Any:
-    """A file written by gensim's ``KeyedVectors.save`` or ``Word2Vec.save`` (memory-mapped).
-
-    These files are pickles, and gensim's own loader would run whatever code a crafted one names. This
-    reader unpickles with an allow-list of the classes gensim writes (:data:`_PICKLE_GLOBALS`) and
-    refuses a file that names anything else, or that asks for further pickled side files
-    (``__scipys``), with a :class:`UserError`. Side ``.npy`` arrays are read with numpy's
-    ``allow_pickle=False``.
-    """
-    from gensim.models import KeyedVectors  # imported here: gensim is slow to import
-    from gensim.utils import SaveLoad
-
-    if not path.is_file():
-        raise FileNotFoundError(path)
-    compress, subname = SaveLoad._adapt_by_suffix(str(path))  # gensim's rule: .gz and .bz2 are compressed
-    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
-    try:
-        with opener(path, "rb") as f:
-            obj: Any = _GensimUnpickler(f, encoding="latin1").load()
-    except _UnsafePickle as err:
-        raise UserError(
-            f"{path.name}: refused, the pickle names {err}, which a gensim KeyedVectors file does not "
-            "need (loading it could run code); if you trust the file, convert it with gensim: "
-            "KeyedVectors.load(path).save_word2vec_format(out, binary=True)"
-        ) from None
-    except Exception as err:  # unpickling raises all kinds of errors on a foreign file
-        raise UserError(f"{path.name}: not a gensim KeyedVectors file ({err})") from None
-    if not isinstance(obj, SaveLoad):
-        raise UserError(f"{path.name}: holds a {type(obj).__name__}, not KeyedVectors")
-    _refuse_pickled_side_files(obj, path.name)
-    try:
-        obj._load_specials(str(path), None if compress else "r", compress, subname)
-    except Exception as err:  # a missing or foreign side file
-        raise UserError(f"{path.name}: cannot read its side arrays ({err})") from None
-    kv = getattr(obj, "wv", obj)  # a saved Word2Vec/FastText model holds its vectors in .wv
-    if not isinstance(kv, KeyedVectors):
-        raise UserError(f"{path.name}: holds a {type(obj).__name__}, not KeyedVectors")
-    return kv
-
-
-def _refuse_pickled_side_files(obj: Any, name: str, depth: int = 0) -> None:
-    """gensim unpickles ``__scipys`` side files with no checks: refuse files that ask for them."""
-    if depth > 8 or obj is None:
-        return
-    if getattr(obj, "__scipys", []):
-        raise UserError(f"{name}: refused, it stores sparse matrices in pickled side files")
-    for attrib in getattr(obj, "__recursive_saveloads", []):
-        _refuse_pickled_side_files(getattr(obj, attrib, None), name, depth + 1)
-
-
-def rows_from_keyedvectors(kv: Any, wanted: set[str]) -> Found:
-    """The rows of ``wanted`` words in a gensim ``KeyedVectors``."""
-    index = kv.key_to_index
-    rows = {w: np.array(kv.vectors[index[w]], dtype=np.float32) for w in wanted if w in index}
-    return Found(kv.vector_size, rows)
-
-
-def _warn_duplicates(name: str, duplicates: int) -> None:
-    if duplicates:
-        log.warning("%s: %d repeated words; the first vector of each was kept", name, duplicates)
