@@ -138,7 +138,7 @@ def test_user_mistakes_get_one_line_and_no_traceback(tmp_path, tiny_tsv):
 def test_print_config_shows_the_recipe_without_linked_values(tmp_path):
     result = _textrnn("fit", "--config", str(CONFIGS[0]), "--print_config", cwd=REPO)
     assert result.returncode == 0, result.stderr
-    assert "class_path: textrnn.SentimentClassifier" in result.stdout
+    assert "class_path: textrnn.TextClassifier" in result.stdout
     assert "pretrained:" not in result.stdout and "\n    vocab_size:" not in result.stdout
 
 

@@ -11,7 +11,7 @@ from torch.nn.utils import clip_grad_norm_, clip_grad_value_
 from torch.utils.data import DataLoader
 
 import textrnn.training.classifier
-from textrnn import SentimentClassifier
+from textrnn import TextClassifier
 from textrnn.training.cli import make_cli
 from textrnn.training.clipping import clip_gradients, global_grad_norm
 
@@ -125,16 +125,16 @@ def test_no_gradients_give_a_zero_norm_and_bad_modes_are_refused():
     with pytest.raises(ValueError, match="value, norm, global_norm"):
         clip_gradients(nn.Linear(2, 2).parameters(), "l2", 1.0)
     with pytest.raises(ValueError, match="grad_clip must be one of value, norm, global_norm"):
-        SentimentClassifier(vocab_size=10, num_classes=2, grad_clip="global")
+        TextClassifier(vocab_size=10, num_classes=2, grad_clip="global")
     with pytest.raises(ValueError, match="grad_clip_max must be positive"):
-        SentimentClassifier(vocab_size=10, num_classes=2, grad_clip="norm", grad_clip_max=0.0)
+        TextClassifier(vocab_size=10, num_classes=2, grad_clip="norm", grad_clip_max=0.0)
 
 
-def tiny_classifier(**kwargs) -> SentimentClassifier:
-    return SentimentClassifier(vocab_size=20, num_classes=2, embedding_dim=6, hidden_size=4, **kwargs)
+def tiny_classifier(**kwargs) -> TextClassifier:
+    return TextClassifier(vocab_size=20, num_classes=2, embedding_dim=6, hidden_size=4, **kwargs)
 
 
-def classifier_after_backward(**kwargs) -> SentimentClassifier:
+def classifier_after_backward(**kwargs) -> TextClassifier:
     torch.manual_seed(0)
     model = tiny_classifier(**kwargs)
     ids, lengths = torch.randint(2, 20, (3, 5)), torch.tensor([5, 4, 2])
@@ -167,7 +167,7 @@ class RecordNorms(pl.Callback):
         self.after.append(global_grad_norm(pl_module.parameters()))
 
 
-def fit_tiny(model: SentimentClassifier, **trainer_kwargs) -> tuple[pl.Trainer, RecordNorms]:
+def fit_tiny(model: TextClassifier, **trainer_kwargs) -> tuple[pl.Trainer, RecordNorms]:
     torch.manual_seed(0)
     batches = [
         {

@@ -18,7 +18,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.loggers import CSVLogger
 
 import textrnn.training.saving as checkpoint_io
-from textrnn import CharLanguageModel, SentimentClassifier
+from textrnn import CharLanguageModel, TextClassifier
 from textrnn.commands import main
 from textrnn.text.streams import CharStreams, StreamLoader
 from textrnn.training.cli import _continue_last_version, make_cli
@@ -117,7 +117,7 @@ def test_same_seed_and_config_give_bit_identical_runs(task, tmp_path):
 
 # a step in the second epoch: 8 classifier batches, 22 character batches per epoch
 @pytest.mark.parametrize(
-    ("cls", "step", "per_epoch"), [(SentimentClassifier, 10, 8), (CharLanguageModel, 25, 22)]
+    ("cls", "step", "per_epoch"), [(TextClassifier, 10, 8), (CharLanguageModel, 25, 22)]
 )
 def test_a_nan_loss_stops_training_naming_the_step_and_keeps_the_good_checkpoint(
     cls, step, per_epoch, tmp_path, monkeypatch

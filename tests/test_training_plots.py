@@ -21,7 +21,7 @@ from textrnn.tools.plot import (
     series,
     split_confusion,
 )
-from textrnn.training.classifier import SentimentClassifier
+from textrnn.training.classifier import TextClassifier
 from textrnn.training.cli import make_cli
 
 pytest.importorskip("matplotlib")
@@ -97,7 +97,7 @@ def test_a_resumed_run_joins_its_parts_and_the_newest_training_run_is_found(run,
 def test_confusion_counts_are_the_classifiers_predictions(run, tmp_path, capsys):
     checkpoint = best_checkpoint(run)
     assert "val_acc=" in checkpoint.name
-    assert (SentimentClassifier.monitor, SentimentClassifier.monitor_mode) == (BEST, "max")
+    assert (TextClassifier.monitor, TextClassifier.monitor_mode) == (BEST, "max")
     matrix, names = split_confusion(run, "test")
     predicted = [p.label_id for p in load_classifier(checkpoint, "cpu").predict([t for t, _ in TEST_ROWS])]
     counts = Counter(zip([label for _, label in TEST_ROWS], predicted))

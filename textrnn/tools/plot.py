@@ -24,7 +24,7 @@ from textrnn.tools.figures import pyplot
 SMOOTH = 0.04  # the train curves' moving average spans this share of their points
 LOWER_IS_BETTER = ("loss", "bpc", "ppl")
 STAGES = {"train": "fit", "validation": "validate", "test": "test"}  # split -> the stage that reads it
-BEST = "val_acc"  # names the best checkpoints of a classifier (SentimentClassifier.monitor); higher is better
+BEST = "val_acc"  # names the best checkpoints of a classifier (TextClassifier.monitor); higher is better
 
 
 def _metric_files(run: Path) -> list[Path]:
