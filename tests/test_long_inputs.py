@@ -45,7 +45,10 @@ def test_a_1mb_text_is_cut_to_max_tokens_with_a_warning(trained, caplog):
     assert max(lengths) == DEFAULT_MAX_TOKENS  # the model never saw more
     assert f"1 text(s) longer than {DEFAULT_MAX_TOKENS} tokens were cut to their first" in caplog.text
     head = " ".join(word_tokenize(ONE_MB)[:DEFAULT_MAX_TOKENS])
-    assert long_pred == classifier.predict([head])[0]  # the cut text is predicted as its first tokens
+    alone = classifier.predict([head])[0]  # the cut text is predicted as its first tokens
+    # (alone, in a batch of one: another GEMM blocking than beside the short text, so equal to rounding)
+    assert long_pred.label == alone.label
+    assert long_pred.probability == pytest.approx(alone.probability, abs=1e-6)
     assert short_pred.label == "negative"
 
 

@@ -16,9 +16,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from textrnn import named_vectors, pretrained
 from textrnn.errors import UserError
 from textrnn.text.vocab import PAD, UNK, Vocab
+from textrnn.vectors import cache, embeddings, named
 from textrnn.vectors.embeddings import Coverage, Embeddings, build_embedding_matrix
 from textrnn.vectors.readers import read_vectors
 
@@ -268,7 +268,7 @@ def test_gensim_data_unreachable_host_fails_within_two_seconds(tmp_path, monkeyp
         time.sleep(3)
         raise OSError("timed out")
 
-    monkeypatch.setattr(named_vectors.socket, "create_connection", hang)
+    monkeypatch.setattr(named.socket, "create_connection", hang)
     start = time.perf_counter()
     with pytest.raises(UserError, match="cannot be reached"):
         build_embedding_matrix(spec("glove-twitter-25", tmp_path), vocab_of("cat"))
@@ -318,7 +318,7 @@ def test_cache_hit_skips_the_reader(tmp_path, monkeypatch):
     def must_not_read(*args, **kwargs):
         raise AssertionError("the vectors file was read although the cache has it")
 
-    monkeypatch.setattr(pretrained, "read_vectors", must_not_read)
+    monkeypatch.setattr(embeddings, "read_vectors", must_not_read)
     second, coverage, cached = build_embedding_matrix(spec(path, tmp_path), vocab_of("a", "b"))
     assert cached and torch.equal(first, second) and coverage.types_found == 2
     (cache_file,) = (tmp_path / "cache" / "embeddings").iterdir()
@@ -361,7 +361,7 @@ def test_a_failed_cache_write_leaves_no_file(tmp_path, monkeypatch):
         Path(path).write_bytes(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(pretrained.torch, "save", broken_save)
+    monkeypatch.setattr(cache.torch, "save", broken_save)
     matrix, _, _ = build_embedding_matrix(spec(path, tmp_path), vocab_of("a"))
     assert matrix[2].tolist() == [1, 2]
     assert list((tmp_path / "cache" / "embeddings").iterdir()) == []

@@ -32,8 +32,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             super().save_checkpoint(checkpoint, path, storage_options)
             return
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(path) as tmp:
-            torch.save(checkpoint, tmp)
+        with atomic_file(path) as tmp, open(tmp, "wb") as f:
+            torch.save(checkpoint, f)
 
 
 def use_atomic_io(strategy: Any) -> None:
