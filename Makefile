@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Nothing downloads at run time in tests; gensim-data goes to a throwaway folder.
 TEST_ENV := HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 GENSIM_DATA_DIR=$$(mktemp -d) TEXTRNN_CACHE=$$(mktemp -d)
 
-.PHONY: install demo test lint docs clean
+.PHONY: install demo test lint docs models clean
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py
+
+# Retrain the models that ship with textrnn (textrnn/shipped/) from their recipes and rewrite their cards
+models: $(STAMP)
+	$(PY) scripts/make_models.py
 
 test: $(STAMP)
 	$(TEST_ENV) $(PY) -m pytest -q

@@ -8,6 +8,7 @@ import sys
 TOOLS = {  # subcommands outside LightningCLI: name -> module with main(argv)
     "export": "textrnn.tools.export",
     "gates": "textrnn.tools.gates",
+    "models": "textrnn.tools.models",
     "plot": "textrnn.tools.plot",
     "vectors": "textrnn.tools.vectors",
 }

@@ -42,6 +42,7 @@ class Classifier:
         max_tokens: Read at most this many tokens of a text when the tokeniser has no ``max_length``
             (None: no bound); a text cut this way is counted in a warning. A checkpoint's
             ``max_length`` always applies, as in training.
+        temperature: The logits are divided by it before the softmax (the model's calibration).
     """
 
     def __init__(
@@ -51,12 +52,13 @@ class Classifier:
         label_names: list[str],
         tokenizer: dict,
         max_tokens: int | None = DEFAULT_MAX_TOKENS,
+        temperature: float = 1.0,
     ):
         if max_tokens is not None and max_tokens < 1:
             raise UserError(f"max_tokens must be 1 or more (or None: no bound), not {max_tokens}")
         self.net, self.vocab = net.eval(), vocab
         self.label_names, self.tokenizer = label_names, tokenizer
-        self.max_tokens = max_tokens
+        self.max_tokens, self.temperature = max_tokens, temperature
 
     @classmethod
     def from_model(
@@ -69,7 +71,8 @@ class Classifier:
         """The classifier of a loaded model and its record, on ``device`` (default: CUDA when available,
         else CPU)."""
         net = net.to(best_device(device))
-        return cls(net, Vocab(record.vocab), record.label_names, record.tokenizer, max_tokens)
+        vocab, temperature = Vocab(record.vocab), record.calibration_temperature
+        return cls(net, vocab, record.label_names, record.tokenizer, max_tokens, temperature)
 
     @property
     def token_limit(self) -> int | None:
@@ -120,7 +123,7 @@ class Classifier:
             chunk = order[start : start + batch_size]
             batch = pad_batch([(i, ids[i], -1) for i in chunk])
             logits = self.net(batch["ids"].to(self.device), batch["lengths"])
-            probs[chunk] = torch.softmax(logits.float(), dim=-1).cpu()
+            probs[chunk] = torch.softmax(logits.float() / self.temperature, dim=-1).cpu()
         return probs
 
     def predict(self, texts: Sequence[str], batch_size: int = 256) -> list[Prediction]:
@@ -148,9 +151,11 @@ def main(argv: list[str] | None = None) -> None:
     """``textrnn-classify``: print the label and probability of each text (arguments or stdin lines)."""
     parser = argparse.ArgumentParser(prog="textrnn-classify", description=main.__doc__)
     parser.add_argument(
+        "--model",
         "--checkpoint",
+        dest="model",
         required=True,
-        help="a checkpoint written by textrnn fit, or a model folder (save_pretrained)",
+        help="a shipped model's name (see textrnn models), a checkpoint of textrnn fit, or a model folder",
     )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: best available)")
     parser.add_argument(
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
         texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
         if args.max_tokens < 0:
             raise UserError(f"--max-tokens must be 0 (no bound) or more, not {args.max_tokens}")
-        classifier = load_classifier(args.checkpoint, args.device, args.max_tokens or None)
+        classifier = load_classifier(args.model, args.device, args.max_tokens or None)
         for text, pred in zip(texts, classifier.predict(texts)):
             print(f"{pred.label}\t{pred.probability:.4f}\t{text}")
     except UserError as err:

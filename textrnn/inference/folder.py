@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from textrnn.atomic import atomic_folder
@@ -21,6 +21,7 @@ from textrnn.inference.record import ModelRecord, from_version_1
 
 FORMAT = "textrnn-pretrained"
 CONFIG, VOCAB, WEIGHTS = "config.json", "vocab.json", "model.safetensors"
+ALIASES = "textrnn_aliases"  # the weights' metadata: name -> the name whose tensor it shares
 
 
 def write_folder(out: str | Path, record: ModelRecord, weights: dict[str, torch.Tensor]) -> Path:
@@ -41,10 +42,24 @@ def write_folder(out: str | Path, record: ModelRecord, weights: dict[str, torch.
     with atomic_folder(out) as tmp:
         (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         (tmp / VOCAB).write_text(json.dumps(tokens, ensure_ascii=False), encoding="utf-8")
-        # tied weights share storage, which safetensors refuses: each name gets its own copy
-        save_file({k: v.detach().cpu().clone() for k, v in weights.items()}, tmp / WEIGHTS, {"format": "pt"})
+        tensors, aliases = _stored_once(weights)
+        save_file(tensors, tmp / WEIGHTS, {"format": "pt", ALIASES: json.dumps(aliases)})
         _usual_permissions(tmp)
     return out
+
+
+def _stored_once(weights: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Each tensor once: a name whose tensor is another name's (tied weights, an ensemble's shared rows)
+    becomes an alias of the first name. The stored tensors are copies: safetensors refuses shared storage."""
+    first: dict[tuple, str] = {}
+    tensors, aliases = {}, {}
+    for name, tensor in weights.items():
+        key = (tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tensor.stride())
+        if key in first and tensor.numel():
+            aliases[name] = first[key]
+        else:
+            first[key], tensors[name] = name, tensor.detach().cpu().clone()
+    return tensors, aliases
 
 
 def _usual_permissions(folder: Path) -> None:
@@ -74,7 +89,10 @@ def read_folder(path: str | Path) -> tuple[ModelRecord, dict[str, torch.Tensor]]
     record = ModelRecord.from_dict({**config, "vocab": tokens}, str(path / CONFIG))
     try:
         weights = load_file(path / WEIGHTS)
-    except (OSError, SafetensorError) as err:
+        with safe_open(path / WEIGHTS, "pt") as f:
+            aliases = json.loads((f.metadata() or {}).get(ALIASES, "{}"))
+        weights |= {name: weights[first] for name, first in aliases.items()}
+    except (OSError, SafetensorError, json.JSONDecodeError, KeyError, AttributeError) as err:
         raise UserError(f"{path / WEIGHTS}: not readable ({err})") from None
     return record, weights
 

@@ -132,9 +132,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="textrnn-generate", description="Generate text from a character checkpoint."
     )
     parser.add_argument(
+        "--model",
         "--checkpoint",
+        dest="model",
         required=True,
-        help="a char_lm checkpoint written by textrnn fit, or a model folder (save_pretrained)",
+        help="a shipped model's name (see textrnn models), a char_lm checkpoint, or a model folder",
     )
     parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     parser.add_argument("--length", type=int, default=500, help="characters to generate")
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.num_samples < 1:
             raise UserError(f"--num-samples must be 1 or more, not {args.num_samples}")
-        generator = load_generator(args.checkpoint, args.device)
+        generator = load_generator(args.model, args.device)
         options = {k: getattr(args, k) for k in ("temperature", "top_k", "top_p", "greedy", "seed", "stop")}
         if args.num_samples == 1:
             print(args.prompt, end="", flush=True)

@@ -18,6 +18,7 @@ from textrnn.errors import UserError
 from textrnn.inference.folder import read_folder, write_folder
 from textrnn.inference.record import ModelRecord, from_version_1
 from textrnn.inference.registry import get_task
+from textrnn.inference.shipped import resolve
 
 RECORD_KEY = "textrnn"  # a checkpoint's model record
 Weights = dict[str, torch.Tensor]
@@ -71,12 +72,14 @@ def checkpoint_record(checkpoint: dict, where: str) -> ModelRecord:
 
 
 def read_model(path: str | Path, task: str | None = None) -> tuple[ModelRecord, Weights]:
-    """The record and the plain model's weights of a checkpoint or model folder of ``task`` (None: any).
+    """The record and the plain model's weights of a checkpoint, a model folder or a shipped model's name
+    (:mod:`textrnn.inference.shipped`), of ``task`` (None: any).
 
     Raises:
         UserError: the checkpoint or folder is unreadable or holds a model of another task.
     """
-    if Path(path).is_dir():
+    path = resolve(path)
+    if path.is_dir():
         record, weights = read_folder(path)
     else:
         checkpoint = load_checkpoint(path)
@@ -91,7 +94,7 @@ def read_model(path: str | Path, task: str | None = None) -> tuple[ModelRecord, 
 
 def build_net(record: ModelRecord, weights: Weights | None = None) -> nn.Module:
     """The plain model a record describes, with ``weights`` loaded (if given), in eval mode, on the CPU."""
-    cls = get_task(record.task).get("net")
+    cls = get_task(record.task).net_for(record.architecture)
     known = {f.name for f in fields(cls.config_class)}
     unknown = sorted(set(record.net_args) - known)
     if unknown:

@@ -29,6 +29,8 @@ class ModelRecord:
         vocab: The tokens, by id (``<pad>`` = 0, ``<unk>`` = 1).
         label_names: The class names by id (classifiers), else None.
         tokenizer: How text becomes tokens: ``kind`` (``word`` or ``char``) and its settings.
+        calibration_temperature: Classifiers divide their logits by it before the softmax; fitted on the
+            validation split (temperature scaling), 1.0 when never fitted.
         format_version: The version of this layout.
     """
 
@@ -38,6 +40,7 @@ class ModelRecord:
     vocab: list[str]
     label_names: list[str] | None = None
     tokenizer: dict[str, Any] = field(default_factory=dict)
+    calibration_temperature: float = 1.0
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:

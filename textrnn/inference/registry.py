@@ -8,7 +8,7 @@ record describes, and the ready-to-use wrapper around it) and export (the graph 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from textrnn.errors import UserError
@@ -31,6 +31,8 @@ class Task:
         runtime: The ready-to-use wrapper; ``runtime.from_model(net, record, device)`` builds it.
         graph: ``graph(net)`` returns the :class:`~textrnn.tools.export_graphs.Graph` to export.
         use: What a user loads it with, for error messages.
+        variants: Other plain models a record of this task may name as its architecture (class name -> piece),
+            e.g. an ensemble of the task's nets.
     """
 
     name: str
@@ -40,19 +42,27 @@ class Task:
     runtime: Ref
     graph: Ref
     use: str
+    variants: dict[str, Ref] = field(default_factory=dict)
 
     def get(self, piece: str) -> Any:
         """The piece (``net``, ``module``, ``data``, ``runtime`` or ``graph``), imported if need be."""
-        ref = getattr(self, piece)
-        if not isinstance(ref, str):
-            return ref
-        module, _, name = ref.partition(":")
-        return getattr(importlib.import_module(module), name)
+        return _resolve(getattr(self, piece))
+
+    def net_for(self, architecture: str) -> Any:
+        """The plain model class of a record's ``architecture``: a variant's, else the task's net."""
+        return _resolve(self.variants.get(architecture, self.net))
 
     def class_path(self, piece: str) -> str:
         """The dotted import path of a class piece, as LightningCLI's ``class_path`` wants it."""
         ref = getattr(self, piece)
         return ref.replace(":", ".") if isinstance(ref, str) else f"{ref.__module__}.{ref.__qualname__}"
+
+
+def _resolve(ref: Ref) -> Any:
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 TASKS: dict[str, Task] = {}
@@ -84,6 +94,7 @@ register_task(
         runtime="textrnn.inference.classify:Classifier",
         graph="textrnn.tools.export_graphs:classifier_graph",
         use="load_classifier / textrnn-classify",
+        variants={"TextClassifierEnsemble": "textrnn.nn.ensemble:TextClassifierEnsemble"},
     )
 )
 register_task(

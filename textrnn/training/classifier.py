@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import torch
@@ -10,6 +10,9 @@ import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from textrnn.inference.calibration import expected_calibration_error, fit_temperature
+from textrnn.inference.loading import checkpoint_record
+from textrnn.inference.record import ModelRecord
 from textrnn.nn.classifier import TextClassifierConfig, TextClassifierNet
 from textrnn.training.clipping import GradClip
 from textrnn.training.module import NOT_HPARAMS, TextTask
@@ -56,6 +59,7 @@ class TextClassifier(TextTask):
         self.net = TextClassifierNet(TextClassifierConfig(**net_args), pretrained)
         self.save_hyperparameters(ignore=NOT_HPARAMS)
         self.hparams.update(asdict(self.net.config))  # embedding_dim as the vectors set it
+        self.calibration_temperature = 1.0  # fitted after each validation run
         num_classes = self.net.config.num_classes
         self.hparams.label_names = label_names or [str(i) for i in range(num_classes)]
         self.metrics = torch.nn.ModuleDict(
@@ -72,6 +76,13 @@ class TextClassifier(TextTask):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.net(ids, lengths)
 
+    def record(self) -> ModelRecord:
+        return replace(super().record(), calibration_temperature=self.calibration_temperature)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        self.calibration_temperature = checkpoint_record(checkpoint, "the checkpoint").calibration_temperature
+
     def transfer_batch_to_device(self, batch: dict, device: torch.device, dataloader_idx: int) -> dict:
         # pack_padded_sequence wants lengths on the CPU; moving them would force a sync per step
         return {k: v if k == "lengths" else v.to(device, non_blocking=True) for k, v in batch.items()}
@@ -84,20 +95,34 @@ class TextClassifier(TextTask):
     def _evaluate(self, batch: dict, stage: str) -> None:
         logits = self(batch["ids"], batch["lengths"])
         size = len(batch["labels"])
+        if stage == "val":
+            self._val_outputs.append((logits.detach().float(), batch["labels"]))
         self.log(f"{stage}_loss", F.cross_entropy(logits, batch["labels"]), batch_size=size, sync_dist=True)
         for name in ("acc", "f1"):
             metric = self.metrics[f"{stage}_{name}"]
             metric(logits, batch["labels"])
             self.log(f"{stage}_{name}", metric, prog_bar=name == "acc", batch_size=size)
 
+    def on_validation_epoch_start(self) -> None:
+        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._evaluate(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        """Fit the temperature on this validation run: each checkpoint keeps the one fitted to its weights."""
+        if not self._val_outputs:
+            return
+        logits, labels = (torch.cat(parts) for parts in zip(*self._val_outputs))
+        self.calibration_temperature = fit_temperature(logits, labels)
+        for name, t in (("val_ece", 1.0), ("val_ece_calibrated", self.calibration_temperature)):
+            self.log(name, expected_calibration_error(torch.softmax(logits / t, -1), labels), sync_dist=True)
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self._evaluate(batch, "test")
 
     def predict_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
-        probs = torch.softmax(self(batch["ids"], batch["lengths"]), dim=-1)
+        probs = torch.softmax(self(batch["ids"], batch["lengths"]) / self.calibration_temperature, dim=-1)
         probability, label_id = probs.max(dim=-1)
         return {"index": batch["index"], "label_id": label_id, "probability": probability}
 

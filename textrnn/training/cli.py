@@ -201,7 +201,7 @@ def make_cli(args: list[str] | None = None, run: bool = True) -> TextRNNCLI:
         args=args,
         parser_kwargs={
             "description": "Train and evaluate textrnn models from YAML recipes. "
-            "Also: textrnn export | gates | plot | vectors (see textrnn TOOL --help)."
+            "Also: textrnn export | gates | models | plot | vectors (see textrnn TOOL --help)."
         },
     )
 

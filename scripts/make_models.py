@@ -1,0 +1,256 @@
+"""`make models`: retrain the models that ship with textrnn from their recipes, and rewrite their cards.
+
+    python scripts/make_models.py                                  # both, each trained from its config
+    python scripts/make_models.py --only shakespeare-char --checkpoint RUN/checkpoints/BEST.ckpt
+                                                                   # package a run that already finished
+
+Each model goes to ``textrnn/shipped/NAME/`` (a model folder with ``card.json`` and ``card.md``); the cards are
+gathered in ``docs/guide/models.md``. The words that ``extend_vocab`` adds keep their GloVe rows fixed: they are
+stored in float16 (see the card's "size" line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from textrnn import load_classifier, load_generator
+from textrnn.inference.calibration import expected_calibration_error, fit_temperature
+from textrnn.inference.classify import Classifier
+from textrnn.inference.ensemble import join_classifiers
+from textrnn.inference.folder import write_folder
+from textrnn.inference.loading import build_net, read_model
+from textrnn.inference.shipped import SHIPPED
+from textrnn.training.cli import make_cli
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs" / "guide" / "models.md"
+PROMPT, SAMPLE_LENGTH, SAMPLE_SEED, SAMPLE_TEMPERATURE = "ROMEO:", 300, 1, 0.8  # textrnn-generate's defaults
+
+
+@dataclass
+class Spec:
+    """What a shipped model is trained from and what its card says of its use."""
+
+    config: str
+    task: str
+    seeds: list[int]
+    summary: str
+    use: str
+    limits: str
+    data: str
+    licence: str
+
+
+MODELS = {
+    "sst2-bilstm": Spec(
+        config="configs/sst2_bilstm_glove.yaml",
+        task="classification",
+        seeds=[0, 1],  # an ensemble of two runs: prediction takes 1.9x one model's time (three: 2.5x)
+        summary="English sentence sentiment (negative / positive): a BiLSTM over GloVe 6B 50d word vectors.",
+        use="Classifying the sentiment of short English texts, above all movie-review sentences.",
+        limits="Trained on movie-review sentences (SST-2): other domains, long documents, sarcasm and mixed "
+        "sentiment are harder. English only, lowercased; 50-dimensional vectors; two classes, no neutral.",
+        data="SST-2 (GLUE): 67,349 training phrases; dev: 872 sentences (`data/sst2/`, SOURCE.md there).",
+        licence="No explicit data licence from Stanford or GLUE, distributed for research; GloVe 6B: PDDL.",
+    ),
+    "shakespeare-char": Spec(
+        config="configs/shakespeare_char_cpu.yaml",
+        task="char_lm",
+        seeds=[0],
+        summary="A character-level LSTM (1 x 384) that writes in the manner of Tiny Shakespeare.",
+        use="Generating Shakespeare-like text character by character; a small, fast demonstration model.",
+        limits="Learns spelling, layout and local style, not meaning; 65 characters (ASCII), anything else is "
+        "read as <unk>. Its text is not Shakespeare and may repeat itself.",
+        data="Tiny Shakespeare, 1,115,394 characters: the first 90% for training, the last 10% for validation "
+        "(`data/shakespeare/`, SOURCE.md there).",
+        licence="Public domain (Shakespeare); the char-rnn collection is MIT-licensed.",
+    ),
+}
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line), "")
+    return f"{torch.get_num_threads()}-thread CPU ({cpu or platform.machine()}), torch {torch.__version__}"
+
+
+def train(spec: Spec) -> tuple[list[Path], float]:
+    """Fit the recipe once per seed; return the best checkpoints and the minutes the fits took."""
+    start, best = time.perf_counter(), []
+    for seed in spec.seeds:
+        args = ["fit", "--config", str(REPO / spec.config), f"--seed_everything={seed}"]
+        cli = make_cli([*args, "--trainer.enable_progress_bar=false"])
+        best.append(Path(cli.trainer.checkpoint_callback.best_model_path))
+    return best, (time.perf_counter() - start) / 60
+
+
+def run_minutes(ckpts: list[Path]) -> float:
+    """Finished runs' wall time: from each config.yaml (written at the start) to its last checkpoint."""
+    ends = [
+        (c.parent / "last.ckpt").stat().st_mtime - (c.parent.parent / "config.yaml").stat().st_mtime
+        for c in ckpts
+    ]
+    return sum(ends) / 60
+
+
+def package(name: str, ckpts: list[Path]) -> Path:
+    """The model folder (an ensemble of several checkpoints) under textrnn/shipped/NAME; the fixed GloVe rows
+    in float16, stored once."""
+    record, weights = join_classifiers(ckpts) if len(ckpts) > 1 else read_model(ckpts[0])
+    halves: dict[int, torch.Tensor] = {}
+    for key in [k for k in weights if k.endswith("embedding.fixed")]:
+        weights[key] = halves.setdefault(id(weights[key]), weights[key].half())
+    if len(ckpts) > 1:  # the ensemble's own temperature, fitted on the validation split as in training
+        record = replace(record, calibration_temperature=dev_temperature(build_net(record, weights), record))
+    return write_folder(SHIPPED / name, record, weights)
+
+
+def dev_temperature(net: torch.nn.Module, record) -> float:
+    """The temperature fitted on the validation split (SST-2 dev) to the model's logits."""
+    dev = read_dev()
+    classifier = Classifier.from_model(net, record, device="cpu")
+    logits = classifier.predict_proba(dev["sentence"].tolist()).double().clamp_min(1e-300).log()
+    return fit_temperature(logits, torch.tensor(dev["label"].tolist()))
+
+
+def read_dev() -> pd.DataFrame:
+    return pd.read_csv(REPO / "data/sst2/dev.tsv", sep="\t", quoting=3)
+
+
+def classifier_metrics(folder: Path) -> dict:
+    """Dev accuracy, and the calibration error on dev before and after temperature scaling."""
+    dev = read_dev()
+    labels = torch.tensor(dev["label"].tolist())
+    classifier = load_classifier(folder, device="cpu")
+    t, texts = classifier.temperature, dev["sentence"].tolist()
+    probs = classifier.predict_proba(texts)
+    classifier.temperature = 1.0
+    logits = (
+        classifier.predict_proba(texts).double().clamp_min(1e-300).log()
+    )  # log-softmax: logits up to a shift
+    half = len(labels) // 2  # cross-fitted: each half's temperature is fitted on the other half
+    folds = [(slice(half, None), slice(0, half)), (slice(0, half), slice(half, None))]
+    crossed = torch.cat(
+        [torch.softmax(logits[b] / fit_temperature(logits[a], labels[a]), -1) for a, b in folds]
+    )
+    return {
+        "dev_accuracy": round(float((probs.argmax(-1) == labels).float().mean()), 4),
+        "calibration_temperature": round(t, 3),
+        "dev_ece_before": round(expected_calibration_error(torch.softmax(logits, -1), labels), 4),
+        "dev_ece_after": round(expected_calibration_error(probs, labels), 4),
+        "dev_ece_after_cross_fitted": round(expected_calibration_error(crossed.float(), labels), 4),
+    }
+
+
+def generator_metrics(folder: Path, ckpt: Path, spec: Spec) -> tuple[dict, str]:
+    """The validation loss of ``textrnn validate`` and the sample of the card's command."""
+    cli = make_cli(["validate", "--config", str(REPO / spec.config), f"--ckpt_path={ckpt}"])
+    loss = float(cli.trainer.callback_metrics["val_loss"])
+    text = load_generator(folder, device="cpu").generate(
+        PROMPT, SAMPLE_LENGTH, seed=SAMPLE_SEED, temperature=SAMPLE_TEMPERATURE
+    )[0]
+    return {
+        "val_loss_nats_per_char": round(loss, 4),
+        "val_bits_per_char": round(loss / math.log(2), 4),
+    }, text
+
+
+def card_facts(name: str, spec: Spec, folder: Path, ckpt: Path, minutes: float) -> dict:
+    if spec.task == "classification":
+        metrics, sample = classifier_metrics(folder), None
+        headline = {"dev acc": metrics["dev_accuracy"], "ECE": metrics["dev_ece_after"]}
+    else:
+        metrics, sample = generator_metrics(folder, ckpt, spec)
+        headline = {"val nats/char": metrics["val_loss_nats_per_char"]}
+    return {
+        "name": name,
+        "task": spec.task,
+        "summary": spec.summary,
+        "headline": headline,
+        "metrics": metrics,
+        "intended_use": spec.use,
+        "limits": spec.limits,
+        "data": spec.data,
+        "licence": spec.licence,
+        "recipe": spec.config,
+        "command": f"textrnn fit --config {spec.config} --seed_everything=SEED",
+        "seeds": spec.seeds,
+        "training_minutes": round(minutes, 1),
+        "machine": machine(),
+        "size_mb": round(sum(f.stat().st_size for f in folder.iterdir()) / 1e6, 1),
+        "sample": sample,
+    }
+
+
+def card_markdown(facts: dict) -> str:
+    """The card for people: the same facts as card.json."""
+    metrics = "\n".join(f"| {k} | {v} |" for k, v in facts["metrics"].items())
+    lines = [
+        f"## {facts['name']}",
+        "",
+        facts["summary"],
+        "",
+        f"- **Intended use:** {facts['intended_use']}",
+        f"- **Limits:** {facts['limits']}",
+        f"- **Data:** {facts['data']}",
+        f"- **Licence:** {facts['licence']}",
+        f"- **Recipe:** `{facts['recipe']}`, trained by `{facts['command']}` for SEED in "
+        f"{', '.join(map(str, facts['seeds']))} ({ensemble_note(facts)}), {facts['training_minutes']} minutes "
+        f"in all on a {facts['machine']}; `make models` does it all.",
+        f"- **Size:** {facts['size_mb']} MB (model folder; fixed GloVe rows stored in float16).",
+        "",
+        "| metric | value |",
+        "| --- | --- |",
+        metrics,
+    ]
+    if facts["sample"] is not None:
+        options = f'--prompt "{PROMPT}" --length {SAMPLE_LENGTH} --seed {SAMPLE_SEED}'
+        command = f"textrnn-generate --model {facts['name']} {options}"
+        lines += ["", f"`{command}` prints:", "", "```text", PROMPT + facts["sample"], "```"]
+    return "\n".join(lines) + "\n"
+
+
+def ensemble_note(facts: dict) -> str:
+    seeds = len(facts["seeds"])
+    return "one run" if seeds == 1 else f"an ensemble of the {seeds} runs, whose probabilities are averaged"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(MODELS), help="one model (default: all)")
+    parser.add_argument(
+        "--checkpoints", type=Path, nargs="+", help="with --only: package these finished runs (one per seed)"
+    )
+    args = parser.parse_args()
+    for name in [args.only] if args.only else sorted(MODELS):
+        spec = MODELS[name]
+        ckpts, minutes = (args.checkpoints, run_minutes(args.checkpoints)) if args.checkpoints else train(spec)
+        folder = package(name, ckpts)
+        facts = card_facts(name, spec, folder, ckpts[0], minutes)
+        (folder / "card.json").write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+        (folder / "card.md").write_text(card_markdown(facts), encoding="utf-8")
+        print(card_markdown(facts))
+    cards = "\n".join((SHIPPED / n / "card.md").read_text() for n in sorted(MODELS) if (SHIPPED / n).is_dir())
+    DOCS.write_text(f"# Shipped models\n\n{INTRO}\n\n{cards}", encoding="utf-8")
+
+
+INTRO = """These models ship inside the package: `load_classifier("sst2-bilstm")`,
+`load_generator("shakespeare-char")`, `from_pretrained(NAME)`, `textrnn-classify --model NAME` and
+`textrnn-generate --model NAME` load them, and `textrnn models` lists them. Nothing is downloaded: they work
+offline. `make models` retrains them from their recipes and rewrites these cards (`scripts/make_models.py`).
+
+The calibration error (ECE, 15 bins) is measured on the 872 dev sentences: before temperature scaling, after it
+(the temperature is fitted on the validation split, which is this dev set), and cross-fitted (each half of dev
+scaled by the temperature fitted on the other half: a fairer estimate of the error on new data)."""
+
+
+if __name__ == "__main__":
+    main()
