@@ -3,36 +3,28 @@ sequences in cuDNN with the lengths kept in pinned CPU memory, the one-step gene
 results for the same weights, CUDA checkpoints on a CPU-only process, ONNX export, and a 1-GPU DDP run.
 
 Only the public API and the command line are used. All fits run at once, as separate processes, at the start
-(about a minute on one GPU); ``scripts/gpu_check.sh`` runs this file. With ``TEXTRNN_GPU_REPORT=path`` the
-measured differences and each fit's facts are also written to that JSON file.
+(about a minute on one GPU; tests/gpu_fits.py starts them); ``scripts/gpu_check.sh`` runs this file. With
+``TEXTRNN_GPU_REPORT=path`` the measured differences and each fit's facts are also written to that JSON file.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, TINY_ROWS, write_tsv
+from gpu_fits import CHAR_TEXT, CONFIGS, PRECISIONS, STEPS, Fit, process_env, run_fits
 
 import textrnn
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
-ASSETS = REPO / "tests" / "assets"
-CONFIGS = {"classifier": ASSETS / "tiny_classifier.yaml", "char": ASSETS / "tiny_char.yaml"}
-PRECISIONS = ["32-true", "bf16-mixed", "16-mixed"]
 HEAD_DTYPE = {"32-true": "float32", "bf16-mixed": "bfloat16", "16-mixed": "float16"}
-STEPS = 300
-FIT_TIMEOUT = 240  # seconds, each fit (they run at the same time)
 TOLERANCE = 1e-4  # fp32, as tests/test_export.py
 # a mix of lengths (1 token to a few hundred, unsorted) so packing, padding and pooling all matter
 TEXTS = [
@@ -45,115 +37,14 @@ TEXTS = [
     " ".join(["i loved every minute of it , but"] * 40),
     "terrible , boring and far too long",
 ]
-CHAR_TEXT = "".join(f"line {i}: to be or not to be, that is the question\n" for i in range(200))
 PROMPT = "line 1"
 RECORD: dict = {}
-
-
-@dataclass
-class Fit:
-    """One ``textrnn fit`` process and what it left behind."""
-
-    key: str
-    task: str
-    precision: str
-    strategy: str
-    folder: Path
-    process: subprocess.Popen | None = None
-    started: float = 0.0
-    seconds: float = math.nan
-    returncode: int | None = None
-    report: dict = field(default_factory=dict)
-
-    @property
-    def log(self) -> str:
-        return (self.folder / "fit.log").read_text(errors="replace")
-
-    def check(self) -> dict:
-        """The probe's report; fails with the end of the log if the fit failed."""
-        assert self.returncode == 0, f"{self.key}: exit {self.returncode}\n{self.log[-4000:]}"
-        assert self.report, f"{self.key}: no report written\n{self.log[-4000:]}"
-        return self.report
-
-    @property
-    def checkpoint(self) -> Path:
-        """The best checkpoint (monitored metric in its name)."""
-        found = sorted((self.folder / "checkpoints").glob("epoch=*.ckpt"))
-        assert found, f"{self.key}: no best checkpoint in {self.folder}\n{self.log[-2000:]}"
-        return found[-1]
-
-
-def _env(root: Path, **extra: str) -> dict[str, str]:
-    path = os.pathsep.join([str(REPO / "tests"), str(REPO), os.environ.get("PYTHONPATH", "")])
-    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
-    # the session's autouse fixture is function-scoped: these processes start before it, so isolate them here
-    env |= {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TEXTRNN_CACHE": str(root / "cache")}
-    env |= {"GENSIM_DATA_DIR": str(root / "gensim-data")}
-    return env | extra
-
-
-def _start(fit: Fit, data: dict[str, list[str]], root: Path) -> None:
-    fit.folder.mkdir(parents=True)
-    probe = fit.folder / "probe.yaml"
-    report = fit.folder / "report.json"
-    probe.write_text(
-        "trainer:\n  callbacks:\n    - class_path: gpu_probe.GpuReport\n"
-        f"      init_args: {{path: '{report}'}}\n"
-    )
-    args = ["fit", "--config", str(CONFIGS[fit.task]), "--config", str(probe), *data[fit.task]]
-    args += ["--trainer.accelerator=gpu", "--trainer.devices=1", f"--trainer.precision={fit.precision}"]
-    args += [f"--trainer.max_steps={STEPS}", "--trainer.max_epochs=-1", f"--trainer.strategy={fit.strategy}"]
-    args += [f"--trainer.default_root_dir={fit.folder}", "--trainer.logger=false"]
-    if fit.task == "classifier":  # 8 batches an epoch: validate (and checkpoint) every 5th epoch
-        args.append("--trainer.check_val_every_n_epoch=5")
-    log = open(fit.folder / "fit.log", "w")
-    fit.started = time.perf_counter()
-    fit.process = subprocess.Popen(
-        [sys.executable, "-m", "textrnn", *args], cwd=fit.folder, env=_env(root), stdout=log, stderr=log
-    )
-    log.close()
-
-
-def _finish(fit: Fit) -> None:
-    try:
-        fit.returncode = fit.process.wait(timeout=max(1.0, FIT_TIMEOUT - (time.perf_counter() - fit.started)))
-    except subprocess.TimeoutExpired:
-        fit.process.kill()
-        fit.returncode = fit.process.wait()
-    fit.seconds = time.perf_counter() - fit.started
-    report = fit.folder / "report.json"
-    if report.is_file():
-        fit.report = json.loads(report.read_text())
-    RECORD.setdefault("fits", {})[fit.key] = {
-        "returncode": fit.returncode,
-        "seconds": round(fit.seconds, 1),
-        **{k: v for k, v in fit.report.items() if k != "losses"},
-        "first_losses": fit.report.get("losses", [])[:3],
-        "last_losses": fit.report.get("losses", [])[-3:],
-    }
 
 
 @pytest.fixture(scope="module")
 def fits(tmp_path_factory) -> dict[str, Fit]:
     """Every fit of this file, run at the same time: both tasks in each precision, and a 1-GPU DDP run each."""
-    root = tmp_path_factory.mktemp("gpu")
-    tsv = {s: str(write_tsv(root / f"{s}.tsv", TINY_ROWS * (4 if s == "train" else 1))) for s in ("train", "dev")}
-    text = root / "text.txt"
-    text.write_text(CHAR_TEXT)
-    data = {
-        "classifier": [f"--data.train={tsv['train']}", f"--data.validation={tsv['dev']}"],
-        "char": [f"--data.files=[{text}]"],
-    }
-    plan = [(task, p, "auto") for task in CONFIGS for p in PRECISIONS]
-    plan += [(task, "32-true", "ddp") for task in CONFIGS]
-    runs = {}
-    for task, precision, strategy in plan:
-        key = f"{task}-{precision}-{strategy}"
-        runs[key] = Fit(key, task, precision, strategy, root / key)
-        _start(runs[key], data, root)
-    for fit in runs.values():
-        _finish(fit)
-    return runs
+    return run_fits(tmp_path_factory.mktemp("gpu"), RECORD)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -207,7 +98,7 @@ def test_trains_on_cuda(fits, task, precision):
     assert report["precision"] == precision and report["param_dtype"] == "float32"  # master weights stay fp32
     assert report["layers"]["head"]["output_dtype"] == HEAD_DTYPE[precision], report["layers"]  # autocast on
     losses = report["losses"]
-    assert len(losses) == STEPS and report["losses_finite"]
+    assert len(losses) >= STEPS and report["losses_finite"]  # (16-mixed: a skipped step may not count)
     assert sum(losses[-20:]) < 0.5 * sum(losses[:20]), (losses[:5], losses[-5:])  # it learns
     batch = report["first_batch"]
     if task == "classifier":
@@ -278,7 +169,7 @@ def test_default_tf32_settings_stay_close_to_the_cpu(fits):
 
 
 def test_char_model_on_cuda_equals_the_cpu(fits):
-    """Whole-sequence logits, the one-step kernels (batch < 32) and the fused step (batch >= 32), greedy text."""
+    """Whole-sequence logits, the one-step kernels (batch < 32), the fused step (batch >= 32), greedy text."""
     ckpt = fits["char-32-true-auto"].checkpoint
     cpu, cuda = textrnn.load_generator(ckpt, device="cpu"), textrnn.load_generator(ckpt, device="cuda")
     ids = cpu.encode_prompt(CHAR_TEXT[:300]).unsqueeze(0).expand(3, -1)
@@ -328,7 +219,7 @@ print(json.dumps(out))
 
 def test_cuda_checkpoints_load_in_a_cpu_only_process(fits, tmp_path):
     wanted = [(f.task, str(f.checkpoint)) for f in fits.values()]
-    env = _env(tmp_path, CUDA_VISIBLE_DEVICES="")
+    env = process_env(tmp_path, CUDA_VISIBLE_DEVICES="")
     run = subprocess.run(
         [sys.executable, "-c", CPU_ONLY_LOAD, json.dumps(wanted), json.dumps(TEXTS)],
         env=env, capture_output=True, text=True, timeout=180,
@@ -350,7 +241,7 @@ def test_cuda_checkpoint_exports_to_onnx_equal_to_pytorch(fits, task, tmp_path):
     ckpt = fits[f"{task}-bf16-mixed-auto"].checkpoint
     out = tmp_path / "model.onnx"
     command = [sys.executable, "-m", "textrnn", "export", "--checkpoint", str(ckpt), "--format", "onnx"]
-    env = _env(tmp_path, CUDA_VISIBLE_DEVICES="")  # the export runs where no GPU is
+    env = process_env(tmp_path, CUDA_VISIBLE_DEVICES="")  # the export runs where no GPU is
     run = subprocess.run([*command, "--out", str(out)], env=env, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0 and out.is_file(), run.stderr[-3000:]
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])

@@ -29,9 +29,8 @@ class TextClassifier(TextTask):
     Args:
         label_names: Class names, stored in the checkpoint (linked).
         tokenizer: Tokeniser settings, stored in the checkpoint (linked).
-        grad_clip: Gradient clipping: ``value`` (each element into ``[-max, max]``), ``norm`` (each
-            tensor's L2 norm to at most ``max``), ``global_norm`` (all gradients scaled together to an
-            L2 norm of at most ``max``, keeping the direction), or ``None`` for none.
+        grad_clip: Gradient clipping (:mod:`textrnn.training.clipping`): ``value``, ``norm`` (per tensor),
+            ``global_norm`` (all gradients together, keeping their direction), or ``None``.
         grad_clip_max: The ``max`` of ``grad_clip``.
         optimizer: Optimiser factory (YAML: ``class_path`` + ``init_args``).
         scheduler: Learning-rate scheduler factory, stepped once per epoch.
