@@ -32,7 +32,7 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, steps: int = 100
             return value
 
         optimizer.step(loss)
-    return float(log_t.exp())
+    return float(log_t.detach().exp())
 
 
 def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:
