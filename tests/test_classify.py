@@ -20,10 +20,12 @@ def test_predictions_match_the_trained_module(trained):
     model = type(cli.model).load_from_checkpoint(ckpt, map_location="cpu").eval()
     for text, pred in zip(texts, preds):
         ids = torch.tensor([classifier.encode(text)])
-        probs = torch.softmax(model(ids, torch.tensor([ids.shape[1]])), -1)[0]
+        # both apply the temperature fitted at the checkpoint's validation run
+        probs = torch.softmax(model(ids, torch.tensor([ids.shape[1]])) / model.calibration_temperature, -1)[0]
         assert pred.label_id == int(probs.argmax()) and pred.label == ["negative", "positive"][pred.label_id]
         assert pred.probability == pytest.approx(float(probs.max()), abs=1e-6)
     assert [p.label for p in preds[:2]] == ["positive", "negative"]
+    assert model.calibration_temperature == classifier.temperature != 1.0
 
 
 def test_batching_does_not_change_predictions(trained):

@@ -66,8 +66,9 @@ def test_panels_and_plotted_validation_points_are_the_csvs(run):
     metrics = pd.read_csv(run / "metrics.csv")
     figure = draw_curves(read_metrics(run), "tiny")
     axes = [ax for ax in figure.axes if ax.get_ylabel()]
-    assert [ax.get_ylabel() for ax in axes] == ["loss", "val_acc", "val_f1", "grad_norm"]
-    for ax, column in zip(axes, ["val_loss", "val_acc", "val_f1"]):
+    validation = ["val_acc", "val_ece", "val_ece_calibrated", "val_f1"]
+    assert [ax.get_ylabel() for ax in axes] == ["loss", *validation, "grad_norm"]
+    for ax, column in zip(axes, ["val_loss", *validation]):
         (line,) = [line for line in ax.get_lines() if line.get_label().startswith("validation")]
         rows = metrics.dropna(subset=[column])
         assert len(rows) == 3  # one per epoch
