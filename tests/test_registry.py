@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from textrnn import ModelRecord, Task, from_pretrained, register_task, save_pretrained
 from textrnn.errors import UserError
-from textrnn.inference.loading import load_model, read_model
+from textrnn.inference.loading import build_net, load_model, read_model
 from textrnn.inference.registry import TASKS, get_task
 from textrnn.text.vocab import Vocab
 from textrnn.tools.export import export
@@ -138,3 +138,16 @@ def test_built_in_tasks_name_public_classes():
         task = get_task(name)
         assert task.get("module").__name__ == cls and task.get("net").config_class.__name__.endswith("Config")
         assert task.class_path("module").endswith(cls)
+
+
+@pytest.mark.parametrize(
+    "architecture, net_args, message",
+    [
+        ("CharLMNet", {"vocab_size": 5, "bogus": 1}, "unexpected keyword argument 'bogus'"),
+        ("CharLMNet", {}, "missing 1 required positional argument: 'vocab_size'"),
+        ("FooNet", {"vocab_size": 5}, "a char_lm model has no architecture 'FooNet'"),
+    ],
+)
+def test_a_record_of_another_textrnn_is_one_line(architecture, net_args, message):
+    with pytest.raises(UserError, match=message):
+        build_net(ModelRecord("char_lm", architecture, net_args, VOCAB))

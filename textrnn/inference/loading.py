@@ -7,7 +7,6 @@ task registry tells which class the record describes and which wrapper makes it 
 from __future__ import annotations
 
 import pickle
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -95,11 +94,7 @@ def read_model(path: str | Path, task: str | None = None) -> tuple[ModelRecord, 
 def build_net(record: ModelRecord, weights: Weights | None = None) -> nn.Module:
     """The plain model a record describes, with ``weights`` loaded (if given), in eval mode, on the CPU."""
     cls = get_task(record.task).net_for(record.architecture)
-    known = {f.name for f in fields(cls.config_class)}
-    unknown = sorted(set(record.net_args) - known)
-    if unknown:
-        raise UserError(f"{cls.__name__} takes no argument {', '.join(unknown)}; a newer textrnn's model?")
-    net = cls(cls.config_class(**record.net_args))
+    net = cls(_config(cls, record))
     if weights is not None:
         try:
             net.load_state_dict(weights)
@@ -107,6 +102,16 @@ def build_net(record: ModelRecord, weights: Weights | None = None) -> nn.Module:
             reason = str(err).strip().splitlines()[-1].strip()
             raise UserError(f"the weights do not fit the model its record describes: {reason}") from None
     return net.eval()
+
+
+def _config(cls: type[nn.Module], record: ModelRecord) -> Any:
+    """The config ``cls`` is built from, as the record gives it; a record of another textrnn is one line."""
+    if cls.__name__ != record.architecture:
+        raise UserError(f"a {record.task} model has no architecture {record.architecture!r} (newer textrnn?)")
+    try:
+        return cls.config_class(**record.net_args)
+    except TypeError as err:  # an unknown or a missing argument
+        raise UserError(f"{cls.__name__}: {err} (a model of a newer textrnn?)") from None
 
 
 def load_model(path: str | Path, task: str | None = None) -> tuple[nn.Module, ModelRecord]:
