@@ -5,9 +5,12 @@ import sys
 
 import pytest
 import torch
+from conftest import TINY_ROWS, write_tsv
+from test_cli import TINY
 
 from textrnn import load_classifier
 from textrnn.errors import UserError
+from textrnn.training.cli import make_cli
 
 pytest_plugins = ["test_cli"]
 
@@ -107,3 +110,28 @@ def test_words_added_from_the_vectors_source_survive_the_checkpoint(tiny_tsv, tm
     superb = vocab.stoi["superb"]
     torch.testing.assert_close(classifier.net.embedding.weight[superb], cli.datamodule.embedding_matrix[superb])
     assert classifier.predict(["a superb masterpiece"])[0].label in ("negative", "positive")
+
+
+def test_test_reports_each_class_f1(trained, tmp_path):
+    """With labels the model gets partly wrong, each class's F1 equals the one computed from its predictions."""
+    _, ckpt, _, _ = trained
+    rows = [(text, 1 - label if i in (0, 5) else label) for i, (text, label) in enumerate(TINY_ROWS)]
+    test_file = write_tsv(tmp_path / "test.tsv", rows)
+    args = [
+        "test",
+        "--config",
+        TINY,
+        f"--data.test={test_file}",
+        f"--ckpt_path={ckpt}",
+        "--trainer.logger=false",
+    ]
+    metrics = make_cli(args).trainer.callback_metrics
+    predicted = [p.label_id for p in load_classifier(ckpt, device="cpu").predict([t for t, _ in rows])]
+    for label_id, name in enumerate(["negative", "positive"]):
+        pairs = list(zip(predicted, [y for _, y in rows]))
+        tp = sum(p == y == label_id for p, y in pairs)
+        f1 = 2 * tp / (sum(p == label_id for p, _ in pairs) + sum(y == label_id for _, y in pairs))
+        assert float(metrics[f"test_f1_{name}"]) == pytest.approx(f1, abs=1e-6)
+    assert float(metrics["test_f1"]) == pytest.approx(
+        (float(metrics["test_f1_negative"]) + float(metrics["test_f1_positive"])) / 2, abs=1e-6
+    )

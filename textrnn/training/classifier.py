@@ -71,6 +71,7 @@ class TextClassifier(TextTask):
                 )
             }
         )
+        self.class_f1 = MulticlassF1Score(num_classes, average=None)  # test: each class's F1
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.net(ids, lengths)
@@ -91,7 +92,7 @@ class TextClassifier(TextTask):
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
         return loss
 
-    def _evaluate(self, batch: dict, stage: str) -> None:
+    def _evaluate(self, batch: dict, stage: str) -> torch.Tensor:
         logits = self(batch["ids"], batch["lengths"])
         size = len(batch["labels"])
         if stage == "val":
@@ -101,6 +102,7 @@ class TextClassifier(TextTask):
             metric = self.metrics[f"{stage}_{name}"]
             metric(logits, batch["labels"])
             self.log(f"{stage}_{name}", metric, prog_bar=name == "acc", batch_size=size)
+        return logits
 
     def on_validation_epoch_start(self) -> None:
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -118,7 +120,13 @@ class TextClassifier(TextTask):
             self.log(name, expected_calibration_error(torch.softmax(logits / t, -1), labels), sync_dist=True)
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "test")
+        self.class_f1.update(self._evaluate(batch, "test"), batch["labels"])
+
+    def on_test_epoch_end(self) -> None:
+        """Each class's F1 as ``test_f1_<label>`` (spaces in a label name become ``_``)."""
+        for name, f1 in zip(self.hparams.label_names, self.class_f1.compute()):
+            self.log(f"test_f1_{name.replace(' ', '_')}", f1, sync_dist=True)
+        self.class_f1.reset()
 
     def predict_step(self, batch: dict, batch_idx: int) -> dict[str, torch.Tensor]:
         probs = torch.softmax(self(batch["ids"], batch["lengths"]) / self.calibration_temperature, dim=-1)
