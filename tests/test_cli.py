@@ -10,6 +10,7 @@ import pytest
 import torch
 from conftest import REPO
 
+from textrnn.inference.loading import load_model
 from textrnn.nn.cells import CELL_TYPES
 from textrnn.nn.recurrent import RecurrentStack
 from textrnn.training.cli import make_cli
@@ -42,9 +43,17 @@ def test_every_config_runs_one_batch_on_cpu(config, tiny_tsv, monkeypatch, tmp_p
         assert cli.model.hparams.tokenizer == {"kind": "char"} and 60 <= cli.model.hparams.vocab_size <= 70
         return
     names = ["0", "1"] if "imdb" in config.name else ["negative", "positive"]  # imdb here: local int labels
-    assert cli.model.hparams.num_classes == 2 and cli.model.hparams.label_names == names
+    if "sst5" in config.name:
+        names = ["very negative", "negative", "neutral", "positive", "very positive"]
+    assert cli.model.hparams.num_classes == len(names) and cli.model.hparams.label_names == names
     matrix = cli.datamodule.embedding_matrix  # the linked pretrained rows reach the embedding layer
     assert cli.model.hparams.embedding_dim == matrix.shape[1]
+    if cli.model.hparams.get("init_from"):  # started from another classifier: one Adam step (<= lr) from it
+        source, _ = load_model(cli.model.hparams.init_from)
+        lr = cli.trainer.optimizers[0].param_groups[0]["initial_lr"]
+        ours = cli.model.net.encoder.state_dict()
+        assert all((ours[k] - v).abs().max() <= lr * 1.001 for k, v in source.encoder.state_dict().items())
+        return
     # one Adam step changes only the rows of the batch's words: the rest are the pretrained rows
     same = (cli.model.net.embedding.weight.detach().cpu() == matrix).all(dim=1).float().mean()
     assert same > 0.9

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -16,6 +17,9 @@ from textrnn.inference.record import ModelRecord
 from textrnn.nn.classifier import TextClassifierConfig, TextClassifierNet
 from textrnn.training.clipping import GradClip
 from textrnn.training.module import NOT_HPARAMS, TextTask
+from textrnn.training.warm_start import warm_start
+
+log = logging.getLogger("textrnn")
 
 
 class TextClassifier(TextTask):
@@ -34,6 +38,9 @@ class TextClassifier(TextTask):
         grad_clip_max: The ``max`` of ``grad_clip``.
         optimizer: Optimiser factory (YAML: ``class_path`` + ``init_args``).
         scheduler: Learning-rate scheduler factory, stepped once per epoch.
+        init_from: Start from this classifier (a checkpoint, a model folder or a shipped model's name) of
+            the same architecture: its encoder, pooling and the vectors of the words both vocabularies hold
+            are copied when a fit starts; the head starts afresh (:mod:`textrnn.training.warm_start`).
         pretrained: Initial embedding matrix (kept out of the hyperparameters; linked).
         vocab: The vocabulary's tokens, saved into the checkpoint (linked).
         **net_args: The architecture: the fields of
@@ -50,6 +57,7 @@ class TextClassifier(TextTask):
         grad_clip_max: float = 1.0,
         optimizer: OptimizerCallable = torch.optim.Adam,
         scheduler: LRSchedulerCallable | None = None,
+        init_from: str | None = None,
         pretrained: torch.Tensor | None = None,
         vocab: list[str] | None = None,
         **net_args: Any,
@@ -75,6 +83,13 @@ class TextClassifier(TextTask):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.net(ids, lengths)
+
+    def setup(self, stage: str) -> None:
+        # before a fit only: a resumed fit then restores its own weights over these, and an evaluation keeps
+        # the checkpoint's
+        if stage == "fit" and self.hparams.get("init_from"):
+            copied = warm_start(self.net, self.vocab or [], self.hparams.init_from)
+            log.info("started from %s: encoder, pooling and %d word vectors", self.hparams.init_from, copied)
 
     def record(self) -> ModelRecord:
         return replace(super().record(), calibration_temperature=self.calibration_temperature)
