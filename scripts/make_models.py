@@ -117,27 +117,24 @@ def package(name: str, ckpts: list[Path]) -> Path:
 
 def dev_temperature(net: torch.nn.Module, record) -> float:
     """The temperature fitted on the validation split (SST-2 dev) to the model's logits."""
-    dev = read_dev()
-    classifier = Classifier.from_model(net, record, device="cpu")
+    return fit_temperature(*dev_logits(Classifier.from_model(net, record, device="cpu")))
+
+
+def dev_logits(classifier: Classifier) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classifier's uncalibrated logits on SST-2 dev (log-probabilities, equal up to a shift) and labels."""
+    dev = pd.read_csv(REPO / "data/sst2/dev.tsv", sep="\t", quoting=3)
+    temperature, classifier.temperature = classifier.temperature, 1.0
     logits = classifier.predict_proba(dev["sentence"].tolist()).double().clamp_min(1e-300).log()
-    return fit_temperature(logits, torch.tensor(dev["label"].tolist()))
-
-
-def read_dev() -> pd.DataFrame:
-    return pd.read_csv(REPO / "data/sst2/dev.tsv", sep="\t", quoting=3)
+    classifier.temperature = temperature
+    return logits, torch.tensor(dev["label"].tolist())
 
 
 def classifier_metrics(folder: Path) -> dict:
     """Dev accuracy, and the calibration error on dev before and after temperature scaling."""
-    dev = read_dev()
-    labels = torch.tensor(dev["label"].tolist())
     classifier = load_classifier(folder, device="cpu")
-    t, texts = classifier.temperature, dev["sentence"].tolist()
-    probs = classifier.predict_proba(texts)
-    classifier.temperature = 1.0
-    logits = (
-        classifier.predict_proba(texts).double().clamp_min(1e-300).log()
-    )  # log-softmax: logits up to a shift
+    logits, labels = dev_logits(classifier)
+    t = classifier.temperature
+    probs = (logits / t).softmax(-1).float()  # what predict_proba gives
     half = len(labels) // 2  # cross-fitted: each half's temperature is fitted on the other half
     folds = [(slice(half, None), slice(0, half)), (slice(0, half), slice(half, None))]
     crossed = torch.cat(

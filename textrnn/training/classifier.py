@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -12,8 +12,6 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from textrnn.inference.calibration import expected_calibration_error, fit_temperature
-from textrnn.inference.loading import checkpoint_record
-from textrnn.inference.record import ModelRecord
 from textrnn.nn.classifier import TextClassifierConfig, TextClassifierNet
 from textrnn.training.clipping import GradClip
 from textrnn.training.module import NOT_HPARAMS, TextTask
@@ -66,7 +64,6 @@ class TextClassifier(TextTask):
         self.net = TextClassifierNet(TextClassifierConfig(**net_args), pretrained)
         self.save_hyperparameters(ignore=NOT_HPARAMS)
         self.hparams.update(asdict(self.net.config))  # embedding_dim as the vectors set it
-        self.calibration_temperature = 1.0  # fitted after each validation run
         num_classes = self.net.config.num_classes
         self.hparams.label_names = label_names or [str(i) for i in range(num_classes)]
         self.metrics = torch.nn.ModuleDict(
@@ -90,13 +87,6 @@ class TextClassifier(TextTask):
         if stage == "fit" and self.hparams.get("init_from"):
             copied = warm_start(self.net, self.vocab or [], self.hparams.init_from)
             log.info("started from %s: encoder, pooling and %d word vectors", self.hparams.init_from, copied)
-
-    def record(self) -> ModelRecord:
-        return replace(super().record(), calibration_temperature=self.calibration_temperature)
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        super().on_load_checkpoint(checkpoint)
-        self.calibration_temperature = checkpoint_record(checkpoint, "the checkpoint").calibration_temperature
 
     def transfer_batch_to_device(self, batch: dict, device: torch.device, dataloader_idx: int) -> dict:
         # pack_padded_sequence wants lengths on the CPU; moving them would force a sync per step

@@ -39,6 +39,7 @@ class TextTask(pl.LightningModule):
     task: str
     monitor: str
     monitor_mode: str
+    calibration_temperature: float = 1.0  # classifiers fit it after each validation run (TextClassifier)
 
     def __init__(
         self,
@@ -147,6 +148,7 @@ class TextTask(pl.LightningModule):
             vocab=list(self.vocab or []),
             label_names=self.hparams.get("label_names"),
             tokenizer=self.hparams.get("tokenizer") or {},
+            calibration_temperature=self.calibration_temperature,
         )
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -159,7 +161,8 @@ class TextTask(pl.LightningModule):
         return write_folder(out, self.record(), self.net.state_dict())
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.vocab = checkpoint_record(checkpoint, "the checkpoint").vocab
+        record = checkpoint_record(checkpoint, "the checkpoint")
+        self.vocab, self.calibration_temperature = record.vocab, record.calibration_temperature
         # resuming a fit: continue the random streams (dropout masks) where the saved run left them
         if self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING and RNG_KEY in checkpoint:
             set_rng_state(checkpoint[RNG_KEY])
