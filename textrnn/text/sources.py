@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 from textrnn.errors import UserError
+from textrnn.text.compression import OPENERS, open_bytes, split_suffix
 
 # file suffix -> (datasets builder, builder options); TSV is unquoted, as GLUE ships it.
 _BUILDERS = {
@@ -21,8 +22,8 @@ _HUB_HOST = ("huggingface.co", 443)
 
 
 def check_utf8(path: Path) -> None:
-    """Raise a UserError naming the first line of ``path`` that is not valid UTF-8."""
-    with path.open("rb") as f:
+    """Raise a UserError naming the first line of ``path`` (decompressed) that is not valid UTF-8."""
+    with open_bytes(path) as f:
         for lineno, line in enumerate(f, 1):
             try:
                 line.decode("utf-8")
@@ -31,7 +32,8 @@ def check_utf8(path: Path) -> None:
 
 
 def read_file(path: str, columns: list[str]):
-    """Read a TSV/CSV/JSONL/parquet/txt file into a ``datasets.Dataset``.
+    """Read a TSV/CSV/JSONL/parquet/txt file, compressed or not (``train.tsv.gz``), into a
+    ``datasets.Dataset``.
 
     A ``.txt`` file holds one text per line in a column named ``text``.
 
@@ -41,15 +43,17 @@ def read_file(path: str, columns: list[str]):
     import datasets
 
     file = Path(path)
+    kind, compression = split_suffix(file)
     if not file.is_file():
         raise UserError(f"{path}: no such file")
-    if file.suffix not in _BUILDERS:
-        raise UserError(f"{path}: unknown file kind {file.suffix!r} (use {', '.join(_BUILDERS)})")
+    if kind not in _BUILDERS:
+        known = f"{', '.join(_BUILDERS)}, each also compressed as {', '.join(OPENERS)}"
+        raise UserError(f"{path}: unknown file kind {kind or file.suffix!r} (use {known})")
     if file.stat().st_size == 0:
         raise UserError(f"{path}: the file is empty")
-    if file.suffix != ".parquet":
+    if kind != ".parquet":
         check_utf8(file)
-    builder, options = _BUILDERS[file.suffix]
+    builder, options = _BUILDERS[kind]
     datasets.disable_progress_bars()
     try:
         table = datasets.load_dataset(builder, data_files=str(file), split="train", **options)

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 
 from textrnn.errors import UserError
 from textrnn.inference.loading import read_model
+from textrnn.text.compression import open_bytes
 from textrnn.text.sources import check_columns, check_utf8, read_hub
 from textrnn.text.streams import CharStreams, StreamLoader
 from textrnn.text.vocab import Vocab
@@ -86,7 +87,8 @@ class CharLMData(VocabDataModule):
             if not path.is_file():
                 raise UserError(f"{name}: no such file")
             check_utf8(path)
-            texts.append(path.read_text(encoding="utf-8"))
+            with open_bytes(path) as f:
+                texts.append(f.read().decode("utf-8"))
         if not any(texts):
             raise UserError(f"{', '.join(self.files)}: the text is empty")
         return "".join(texts)

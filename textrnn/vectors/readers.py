@@ -8,7 +8,6 @@ Files (GloVe, word2vec text and binary, fastText ``.vec``; gensim KeyedVectors t
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import logging
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import IO
 import numpy as np
 
 from textrnn.errors import UserError
+from textrnn.text.compression import open_bytes, split_suffix
 from textrnn.vectors.keyedvectors import load_keyedvectors, read_keyedvectors
 from textrnn.vectors.rows import Found, check_dim, check_finite, decode_word, warn_duplicates
 
@@ -37,7 +37,7 @@ def read_vectors(path: Path, fmt: str, wanted: set[str], dim: int | None = None)
 
     Args:
         path: A GloVe, word2vec (text or binary), fastText ``.vec`` or gensim KeyedVectors file;
-            text and binary files may be gzipped (``.gz``).
+            text and binary files may be compressed (``.gz``, ``.bz2``, ``.xz``, ``.zst``).
         fmt: One of :data:`FORMATS`; ``auto`` picks by suffix (``.kv``/``.model``: keyedvectors,
             ``.bin``: word2vec-binary) or else by the first line (two integers: word2vec text).
         wanted: Words to keep; all other rows are skipped unparsed.
@@ -52,11 +52,11 @@ def read_vectors(path: Path, fmt: str, wanted: set[str], dim: int | None = None)
             that occurs twice keeps its first vector; repeats of wanted words are counted and logged
             as a warning (repeats of other words go unseen).
     """
-    fmt, gzipped = _resolve_format(path, fmt)
+    fmt = _resolve_format(path, fmt)
     try:
         if fmt == "keyedvectors":
             return read_keyedvectors(path, wanted, dim)
-        with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
+        with open_bytes(path) as f:
             if fmt == "word2vec-binary":
                 return _read_binary(f, path.name, wanted, dim)
             header = {"glove": False, "word2vec": True, "fasttext": True}.get(fmt)
@@ -67,22 +67,20 @@ def read_vectors(path: Path, fmt: str, wanted: set[str], dim: int | None = None)
         raise UserError(f"cannot read {path}: {err}") from None
 
 
-def _resolve_format(path: Path, fmt: str) -> tuple[str, bool]:
-    """The format of ``path`` (``auto`` resolved by suffix; plain text is told apart later) and
-    whether it is gzipped."""
+def _resolve_format(path: Path, fmt: str) -> str:
+    """The format of ``path`` (``auto`` resolved by the suffix before any compression's; plain text is told
+    apart later)."""
     if fmt not in FORMATS:
         raise UserError(f"data.embeddings.format: {fmt!r} is not one of {FORMATS}")
-    gzipped = path.suffix.lower() == ".gz"
     if fmt == "auto":
-        suffix = Path(path.stem).suffix if gzipped else path.suffix
-        fmt = _FORMAT_BY_SUFFIX.get(suffix.lower(), "text")
-    return fmt, gzipped
+        fmt = _FORMAT_BY_SUFFIX.get(split_suffix(path)[0], "text")
+    return fmt
 
 
 def read_words(path: Path, fmt: str, n: int) -> list[str]:
     """The first ``n`` words of a vectors file, in file order (GloVe and word2vec files list the
     most frequent words first)."""
-    fmt, gzipped = _resolve_format(path, fmt)
+    fmt = _resolve_format(path, fmt)
     if fmt == "keyedvectors":
         return list(load_keyedvectors(path).index_to_key[:n])
     if fmt == "word2vec-binary":
@@ -90,7 +88,7 @@ def read_words(path: Path, fmt: str, n: int) -> list[str]:
 
         return list(KeyedVectors.load_word2vec_format(str(path), binary=True, limit=n).index_to_key)
     words: list[str] = []
-    with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
+    with open_bytes(path) as f:
         first = _readline(f, path.name, 1)
         counted = _parse_header(first)
         rest = _Lines(f, path.name, 2)
