@@ -19,6 +19,7 @@ class RankReport(pl.Callback):
         report = {
             "rank": trainer.global_rank,
             "world_size": trainer.world_size,
+            "node_rank": trainer.node_rank,
             "global_step": trainer.global_step,
             "batches": self.batches,
             "metrics": {k: float(v) for k, v in trainer.callback_metrics.items()},
