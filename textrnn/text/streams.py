@@ -49,7 +49,8 @@ class CharStreams(IterableDataset):
         for start in range(first * self.seq_len, self.inputs.size(1), self.seq_len):
             end = start + self.seq_len
             self.served += 1
-            yield self.inputs[:, start:end], self.targets[:, start:end]  # (B, T), (B, T)
+            # int64 for the model; the text may be mapped from disk as uint8 or uint16
+            yield self.inputs[:, start:end].long(), self.targets[:, start:end].long()  # (B, T), (B, T)
 
     def state_dict(self) -> dict[str, int]:
         """Where the current pass stands: the batches served so far, and how many a pass has."""

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
 from textrnn.errors import UserError
 from textrnn.inference.loading import read_model
-from textrnn.text.compression import open_bytes
-from textrnn.text.sources import check_columns, check_utf8, read_hub
+from textrnn.text.sources import check_columns, read_hub
+from textrnn.text.store import CharStore, char_store
 from textrnn.text.streams import CharStreams, StreamLoader
 from textrnn.text.vocab import Vocab
 from textrnn.training.datamodule import VocabDataModule
@@ -57,41 +56,47 @@ class CharLMData(VocabDataModule):
     def tokenizer(self) -> dict:
         return {"kind": "char"}
 
+    def prepare_data(self) -> None:
+        """Tokenise the files into the store, once: Lightning calls this on one process per machine, and the
+        others wait for it before :meth:`setup` maps the store."""
+        if not self.dataset:
+            self._store()
+
     def _prepare(self) -> None:
         if self._vocab is not None:
             return
-        text = self._read_text()
+        if self.dataset:
+            return self._prepare_in_memory(self._read_hub())
+        store = self._store()
+        self._vocab = Vocab(store.vocab)
+        self.parts = {part: store.ids(part) for part in store.parts}  # (n,) each, mapped from disk
+
+    def _store(self) -> CharStore:
+        if not self.files:
+            raise UserError("data.files: give one or more text files (or data.dataset)")
+        return char_store(self.files, self.val_fraction, self.test_fraction, self._given_vocab())
+
+    def _given_vocab(self) -> Vocab | None:
+        return Vocab(read_model(self.vocab_from, task="char_lm")[0].vocab) if self.vocab_from else None
+
+    def _prepare_in_memory(self, text: str) -> None:
+        """The parts of a text held in memory (a hub dataset's), as the store would make them."""
         n = len(text)
         n_test, n_val = int(n * self.test_fraction), int(n * self.val_fraction)
         bounds = {"train": (0, n - n_val - n_test), "validation": (n - n_val - n_test, n - n_test)}
         if n_test:
             bounds["test"] = (n - n_test, n)
-        train = text[: bounds["train"][1]]
-        if self.vocab_from:
-            self._vocab = Vocab(read_model(self.vocab_from, task="char_lm")[0].vocab)
-        else:
-            self._vocab = Vocab.build(Counter(train))
+        self._vocab = self._given_vocab() or Vocab.build(Counter(text[: bounds["train"][1]]))
         for part, (start, end) in bounds.items():
             self.parts[part] = torch.tensor(self._vocab.encode(text[start:end]), dtype=torch.long)
 
-    def _read_text(self) -> str:
-        if self.dataset:
-            table = read_hub(self.dataset)["train"]
-            check_columns(table, [self.text_column], self.dataset)
-            return "\n".join(table[self.text_column])
-        if not self.files:
-            raise UserError("data.files: give one or more text files (or data.dataset)")
-        texts = []
-        for name in self.files:
-            path = Path(name)
-            if not path.is_file():
-                raise UserError(f"{name}: no such file")
-            check_utf8(path)
-            with open_bytes(path) as f:
-                texts.append(f.read().decode("utf-8"))
-        if not any(texts):
-            raise UserError(f"{', '.join(self.files)}: the text is empty")
-        return "".join(texts)
+    def _read_hub(self) -> str:
+        table = read_hub(self.dataset)["train"]
+        check_columns(table, [self.text_column], self.dataset)
+        text = "\n".join(table[self.text_column])
+        if not text:
+            raise UserError(f"{self.dataset}: the text is empty")
+        return text
 
     def setup(self, stage: str | None = None) -> None:
         self._prepare()

@@ -1,0 +1,78 @@
+"""The character token store: the same ids as tokenising in memory, built in chunks, cached, mapped."""
+
+from __future__ import annotations
+
+import gzip
+from collections import Counter
+
+import pytest
+import torch
+
+from textrnn.errors import UserError
+from textrnn.text import store
+from textrnn.text.store import char_store
+from textrnn.text.vocab import Vocab
+
+TEXT = "First Citizen:\nBefore we proceed, hear me speak. Ça va? Ωμέγα — “quoted” ✓\n" * 40
+
+
+def in_memory(text: str, val: float, test: float, vocab: Vocab | None = None) -> tuple[Vocab, dict]:
+    """What the store must equal: the whole text split, counted and encoded in memory."""
+    n = len(text)
+    n_test, n_val = int(n * test), int(n * val)
+    bounds = {"train": (0, n - n_val - n_test), "validation": (n - n_val - n_test, n - n_test)}
+    if n_test:
+        bounds["test"] = (n - n_test, n)
+    vocab = vocab or Vocab.build(Counter(text[: bounds["train"][1]]))
+    return vocab, {part: vocab.encode(text[a:b]) for part, (a, b) in bounds.items()}
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 24])  # tiny chunks cut multi-byte characters in two
+def test_the_store_equals_tokenising_in_memory(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(store, "CHUNK_BYTES", chunk)
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt.gz"
+    first.write_text(TEXT[:1000], encoding="utf-8")
+    second.write_bytes(gzip.compress(TEXT[1000:].encode("utf-8")))
+    built = char_store([str(first), str(second)], 0.1, 0.05)
+    vocab, parts = in_memory(TEXT, 0.1, 0.05)
+    assert built.vocab == vocab.itos and built.dtype == "uint8"
+    assert {part: built.ids(part).tolist() for part in built.parts} == parts
+
+
+def test_a_given_vocabulary_and_a_wide_alphabet(tmp_path):
+    text = "".join(chr(0x4E00 + i) for i in range(300)) * 3  # 300 characters: ids need 16 bits
+    path = tmp_path / "wide.txt"
+    path.write_text(text, encoding="utf-8")
+    built = char_store([str(path)], 0.2, 0.0)
+    assert built.dtype == "uint16" and built.ids("train").dtype == torch.uint16
+    assert built.ids("validation").long().tolist() == in_memory(text, 0.2, 0.0)[1]["validation"]
+    given = Vocab(["<pad>", "<unk>", chr(0x4E00)])
+    assert char_store([str(path)], 0.2, 0.0, given).ids("train")[:4].tolist() == [2, 1, 1, 1]
+
+
+def test_a_second_run_maps_the_cache_and_a_changed_file_is_read_again(tmp_path, monkeypatch):
+    path = tmp_path / "t.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    first = char_store([str(path)], 0.1, 0.0)
+    reads = []
+    monkeypatch.setattr(store, "chunks", lambda paths: reads.append(paths) or iter(()))
+    again = char_store([str(path)], 0.1, 0.0)
+    assert again == first and reads == []  # the file was not opened
+    monkeypatch.undo()
+    path.write_text(TEXT + "more", encoding="utf-8")
+    changed = char_store([str(path)], 0.1, 0.0)
+    assert changed.folder != first.folder and changed.parts["validation"][1] == len(TEXT) + 4
+
+
+def test_errors_name_the_file_and_line(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine\nalso fine\nbroken \xff here\n")
+    with pytest.raises(UserError, match=r"bad\.txt line 3: not valid UTF-8"):
+        char_store([str(bad)], 0.1, 0.0)
+    with pytest.raises(UserError, match=r"nothing\.txt: no such file"):
+        char_store([str(tmp_path / "nothing.txt")], 0.1, 0.0)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(UserError, match="the text is empty"):
+        char_store([str(empty)], 0.1, 0.0)
+    assert not list(store.cache_root().glob(".*tmp*"))  # nothing half-written is left behind
