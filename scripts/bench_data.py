@@ -6,8 +6,8 @@ Character text: the bundled Tiny Shakespeare repeated to ``--mb`` megabytes. Mea
 (peak resident memory is the process's own): the first set-up of ``CharLMData`` (tokenising into the token
 store), the set-up from the cache, and training steps of the CPU recipe's network on the store against the same
 steps on the bundled corpus held in memory as int64 (the path hub datasets take). Labelled text: SST-2 train
-repeated to ``--texts`` rows, set up by ``TextClassificationData`` twice (the second run finds the parsed table
-in the datasets cache). Goals from the issue: 1 GB text first set-up ≤ 120 s, cached ≤ 5 s, peak ≤ 1.5 GB,
+repeated to ``--texts`` rows, set up by ``TextClassificationData`` twice (the second run maps the token store
+the first wrote). Goals from the issue: 1 GB text first set-up ≤ 120 s, cached ≤ 5 s, peak ≤ 1.5 GB,
 training speed unchanged; a million texts peak ≤ 3 GB, cached set-up ≤ 10 s.
 """
 

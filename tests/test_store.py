@@ -76,3 +76,53 @@ def test_errors_name_the_file_and_line(tmp_path):
     with pytest.raises(UserError, match="the text is empty"):
         char_store([str(empty)], 0.1, 0.0)
     assert not list(store.cache_root().glob(".*tmp*"))  # nothing half-written is left behind
+
+
+def labelled(path, **settings):
+    from textrnn import Embeddings, TextClassificationData
+
+    vectors = path.parent / "vectors.txt"
+    if not vectors.is_file():  # written once: a changed vectors file is a new store
+        vectors.write_text("wonderful 0.5 0.1\nfilm 0.2 0.3\ndull -0.4 0.9\n", encoding="utf-8")
+    embeddings = Embeddings(source=str(vectors), format="glove")
+    data = TextClassificationData(train=str(path), val_fraction=0.25, embeddings=embeddings, **settings)
+    data.setup("fit")
+    return data
+
+
+def test_labelled_data_is_prepared_once_then_mapped(tmp_path, monkeypatch):
+    from conftest import TINY_ROWS, write_tsv
+
+    from textrnn.training import text_data
+
+    path = write_tsv(tmp_path / "train.tsv", TINY_ROWS * 3)
+    first = labelled(path, text_column="sentence")
+    monkeypatch.setattr(text_data, "read_file", lambda *a, **k: pytest.fail("the store was not used"))
+    again = labelled(path, text_column="sentence")
+    assert again.vocab.itos == first.vocab.itos and again.label_names == first.label_names
+    assert again.splits["train"].ids.dtype == torch.uint8  # the smallest type the vocabulary allows
+    assert again.trainable_rows == first.trainable_rows
+    assert torch.equal(again.embedding_matrix, first.embedding_matrix)
+    for split in ("train", "validation"):
+        a, b = first.splits[split].arrays(), again.splits[split].arrays()
+        assert torch.equal(a["ids"], b["ids"].long())
+        assert all(torch.equal(a[k], b[k]) for k in ("offsets", "labels"))
+        assert [first.splits[split][i][1].tolist() for i in range(3)] == [
+            again.splits[split][i][1].tolist() for i in range(3)
+        ]
+    monkeypatch.undo()
+    assert len(labelled(path, text_column="sentence", min_freq=4).vocab) < len(first.vocab)  # other settings
+    write_tsv(path, [("an entirely new sentence", 1), ("and another", 0)] * 3)
+    assert "entirely" in labelled(path, text_column="sentence").vocab.stoi  # a changed file is read again
+
+
+def test_a_damaged_labelled_store_is_rebuilt(tmp_path, caplog):
+    from conftest import TINY_ROWS, write_tsv
+
+    from textrnn.training import text_store
+
+    path = write_tsv(tmp_path / "train.tsv", TINY_ROWS * 3)
+    first = labelled(path, text_column="sentence")
+    text_store.store_path(first).write_bytes(b"not a store")
+    again = labelled(path, text_column="sentence")
+    assert "token store" in caplog.text and again.vocab.itos == first.vocab.itos

@@ -23,20 +23,32 @@ class EncodedTexts(Dataset):
         self.ids = torch.tensor([i for s in sequences for i in s], dtype=torch.long)
         self.labels = None if labels is None else torch.tensor(labels, dtype=torch.long)
 
+    @classmethod
+    def from_arrays(cls, ids: torch.Tensor, offsets: torch.Tensor, labels: torch.Tensor | None) -> EncodedTexts:
+        """Texts from the flat arrays of :meth:`arrays` (a saved store), without copying them."""
+        texts = cls.__new__(cls)
+        texts.ids, texts.offsets, texts.labels = ids, offsets, labels
+        texts.lengths = offsets[1:] - offsets[:-1]
+        return texts
+
+    def arrays(self) -> dict[str, torch.Tensor | None]:
+        """The flat arrays: ``ids`` (all texts' ids), ``offsets`` (N + 1) and ``labels`` (N, or None)."""
+        return {"ids": self.ids, "offsets": self.offsets, "labels": self.labels}
+
     def __len__(self) -> int:
         return len(self.lengths)
 
     def __getitem__(self, index: int) -> tuple[int, torch.Tensor, int]:
         start, end = self.offsets[index], self.offsets[index + 1]
         label = -1 if self.labels is None else int(self.labels[index])
-        return index, self.ids[start:end], label
+        return index, self.ids[start:end].long(), label  # int64 for the model; a store keeps fewer bits
 
     def __getitems__(self, indices: list[int]) -> list[tuple[int, torch.Tensor, int]]:
         """A whole batch at once (the DataLoader's fast path): one conversion of offsets and labels."""
         rows = torch.tensor(indices, dtype=torch.long)  # an empty list would give a float tensor
         starts, ends = self.offsets[rows].tolist(), self.offsets[rows + 1].tolist()
         labels = [-1] * len(indices) if self.labels is None else self.labels[rows].tolist()
-        return [(i, self.ids[a:b], y) for i, a, b, y in zip(indices, starts, ends, labels)]
+        return [(i, self.ids[a:b].long(), y) for i, a, b, y in zip(indices, starts, ends, labels)]
 
 
 def pad_batch(items: list[tuple[int, torch.Tensor, int]]) -> dict[str, torch.Tensor]:

@@ -10,12 +10,14 @@ at once; training reads slices of the map, and the corpus is never held in memor
 from __future__ import annotations
 
 import codecs
+import fcntl
 import hashlib
 import itertools
 import json
 import os
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -57,8 +59,26 @@ class CharStore:
         return torch.from_numpy(data[start:end])
 
 
+def smallest_dtype(vocab_size: int) -> torch.dtype:
+    """The smallest unsigned integer type that holds the ids of a vocabulary of ``vocab_size``."""
+    return next(t for t in (torch.uint8, torch.uint16, torch.uint32) if vocab_size <= torch.iinfo(t).max + 1)
+
+
 def cache_root() -> Path:
     return Path(os.environ.get("TEXTRNN_CACHE") or "~/.cache/textrnn").expanduser() / "tokens"
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold ``path``'s lock file: processes that prepare the same data take turns, so one tokenises and the
+    others find its store."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def char_store(
@@ -80,12 +100,12 @@ def char_store(
         if not path.is_file():
             raise UserError(f"{path}: no such file")
     folder = cache_root() / _key(paths, val_fraction, test_fraction, vocab)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    if (folder / "store.json").is_file():
-        return CharStore(**json.loads((folder / "store.json").read_text(encoding="utf-8")))
-    with atomic_folder(folder) as tmp:
-        store = _build(paths, val_fraction, test_fraction, vocab, tmp)
-        (tmp / "store.json").write_text(json.dumps(asdict(store) | {"folder": str(folder)}), encoding="utf-8")
+    with locked(folder):  # one process tokenises, the others wait and map its store
+        if not (folder / "store.json").is_file():
+            with atomic_folder(folder) as tmp:
+                store = _build(paths, val_fraction, test_fraction, vocab, tmp)
+                meta = json.dumps(asdict(store) | {"folder": str(folder)})
+                (tmp / "store.json").write_text(meta, encoding="utf-8")
     return CharStore(**json.loads((folder / "store.json").read_text(encoding="utf-8")))
 
 
@@ -130,15 +150,13 @@ def _build(
     if n_test:
         parts["test"] = [n - n_test, n]
     vocab = vocab or Vocab.build(_train_counts(paths, lengths, counts, parts["train"][1]))
-    dtype = next(t for t in (np.uint8, np.uint16, np.uint32) if len(vocab) <= np.iinfo(t).max + 1)
+    dtype = np.dtype(str(smallest_dtype(len(vocab))).removeprefix("torch."))
     table = np.full(UNICODE, Vocab.unk_id, dtype=dtype)  # code point -> id
     for i, token in enumerate(vocab.itos[2:], 2):
         table[ord(token)] = i
-    ids, start = np.memmap(folder / "ids.bin", dtype=dtype, mode="w+", shape=(n,)), 0
-    for points in chunks(paths):
-        ids[start : start + len(points)] = table[points]
-        start += len(points)
-    ids.flush()
+    with open(folder / "ids.bin", "wb") as f:  # written, not mapped: mapped pages would count as our memory
+        for points in chunks(paths):
+            f.write(table[points].tobytes())
     return CharStore(str(folder), vocab.itos, np.dtype(dtype).name, parts)
 
 

@@ -13,9 +13,12 @@ from textrnn.errors import UserError
 from textrnn.inference.loading import read_model
 from textrnn.text.batching import BucketBatchSampler, EncodedTexts, pad_batch
 from textrnn.text.sources import check_columns, read_file, read_hub
+from textrnn.text.store import locked
 from textrnn.text.tokenize import DEFAULT_MAX_TOKENS, word_tokenize
 from textrnn.text.vocab import Vocab
+from textrnn.training import text_store
 from textrnn.training.datamodule import VocabDataModule
+from textrnn.training.labels import find_label_names, label_ids
 from textrnn.vectors.embeddings import Embeddings, build_embedding_matrix, leading_words
 
 log = logging.getLogger("textrnn")
@@ -141,13 +144,24 @@ class TextClassificationData(VocabDataModule):
             self.max_length = record.tokenizer["max_length"]
             self._trainable_rows = record.net_args.get("trainable_rows")
             return
+        store = text_store.store_path(self)  # before reading: a hub dataset may name the labels
+        with locked(store):  # one process tokenises, the others wait and map its store
+            if not text_store.restore(self, store):
+                self._build()
+                text_store.save(self, store)
+
+    def _build(self) -> None:
+        """Read, tokenise and encode the labelled splits; build the vocabulary and the embedding rows."""
         raw = self._read_labelled()
         if "train" not in raw:
             raise UserError("data.train: a training file or a hub dataset is needed to build the vocabulary")
-        self._label_names = self._find_label_names(raw["train"][1])
+        self._label_names = find_label_names(self.given_label_names, raw["train"][1])
         # rows are checked in file order, so that errors name the file's row numbers
         data = {
-            split: (self._tokenize(texts, where), self._label_ids(labels, where))
+            split: (
+                self._tokenize(texts, where),
+                self._label_ids(labels, where),
+            )
             for split, (texts, labels, where) in raw.items()
         }
         if "validation" not in data:
@@ -160,9 +174,8 @@ class TextClassificationData(VocabDataModule):
         for split, (tokens, labels) in data.items():
             self.splits[split] = EncodedTexts(self._encode(tokens), labels)
         if self.embeddings is not None:
-            self._matrix, _, _ = build_embedding_matrix(
-                self.embeddings, self._vocab, counts, train_tokens=data["train"][0]
-            )
+            train_tokens = data["train"][0]
+            self._matrix, _, _ = build_embedding_matrix(self.embeddings, self._vocab, counts, train_tokens)
 
     def _read_labelled(self, splits=LABELLED) -> dict[str, tuple[list[str], list, str]]:
         """Read labelled splits as (texts, raw labels, where) with ``where`` naming the source."""
@@ -195,31 +208,8 @@ class TextClassificationData(VocabDataModule):
         parts = sorted(order[n_val:]), sorted(order[:n_val])
         return [([tokens[i] for i in idx], [labels[i] for i in idx]) for idx in parts]
 
-    def _find_label_names(self, train_labels: list) -> list[str]:
-        if self.given_label_names:
-            return list(self.given_label_names)
-        found = sorted(set(train_labels))
-        if len(found) < 2:
-            raise UserError(f"the training labels hold {len(found)} class(es); a classifier needs at least 2")
-        return [str(label) for label in found]
-
     def _label_ids(self, labels: list, where: str) -> list[int]:
-        """Map raw labels (ints, or strings equal to a label name) to class ids."""
-        names = self._label_names
-        index = {name: i for i, name in enumerate(names)}
-        ints_are_ids = self.given_label_names is not None
-        ids = []
-        for row, label in enumerate(labels, 1):
-            if isinstance(label, str):
-                i = index.get(label)
-            elif ints_are_ids:
-                i = label if isinstance(label, int) and 0 <= label < len(names) else None
-            else:
-                i = index.get(str(label))
-            if i is None:
-                raise UserError(f"{where} row {row}: label {label!r} is not one of {names}")
-            ids.append(i)
-        return ids
+        return label_ids(labels, self._label_names, self.given_label_names is not None, where)
 
     def _encode(self, tokens: list[list[str]]) -> list[list[int]]:
         return [self._vocab.encode(t) for t in tokens]
@@ -235,13 +225,10 @@ class TextClassificationData(VocabDataModule):
             cut += limit is not None and len(tokens) > limit and self.max_length is None
             out.append(tokens[:limit])
         if cut:
-            log.warning(
-                "%s: %d text(s) longer than %d tokens were cut to their first %d (data.predict_max_tokens)",
-                where,
-                cut,
-                limit,
-                limit,
+            message = (
+                "%s: %d text(s) longer than %d tokens were cut to their first %d (data.predict_max_tokens)"
             )
+            log.warning(message, where, cut, limit, limit)
         return out
 
     # -- loaders -----------------------------------------------------------------------------------
@@ -251,7 +238,10 @@ class TextClassificationData(VocabDataModule):
         missing = [s for s in STAGE_SPLITS.get(stage, ()) if s not in self.splits]
         for split, (texts, labels, where) in self._read_labelled(missing).items() if missing else ():
             tokens = self._tokenize(texts, where)
-            self.splits[split] = EncodedTexts(self._encode(tokens), self._label_ids(labels, where))
+            self.splits[split] = EncodedTexts(
+                self._encode(tokens),
+                self._label_ids(labels, where),
+            )
         if stage == "predict" and "predict" not in self.splits:
             path = self.files["predict"]
             if not path:

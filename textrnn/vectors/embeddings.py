@@ -280,5 +280,3 @@ def _coverage(vocab: Vocab, hit: torch.Tensor, counts: Counter[str] | None) -> C
 def _cache_dir(spec: Embeddings) -> Path:
     default = os.environ.get("TEXTRNN_CACHE") or "~/.cache/textrnn"
     return Path(spec.cache_dir or default).expanduser()
-
-

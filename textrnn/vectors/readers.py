@@ -268,5 +268,3 @@ def _refill(f: IO[bytes], buf: bytes, pos: int, where: str) -> tuple[bytes, int]
     if not chunk:
         raise UserError(f"{where}: the file ends early (is the header's count too large?)")
     return buf[pos:] + chunk, 0
-
-
