@@ -193,6 +193,15 @@ def test_a_client_that_leaves_a_stream_frees_its_work(generator_port):
     assert after == stats["generation_steps"] and after - start < 300  # stopped well before the end
 
 
+def test_the_api_docs_need_no_network(classifier_port):
+    status, page = call(classifier_port, "GET", "/docs")
+    assert status == 200 and "swagger-ui-bundle.js" in page and "https://" not in page and "http://" not in page
+    conn = http.client.HTTPConnection("127.0.0.1", classifier_port, timeout=10)
+    conn.request("GET", page.split('src="')[1].split('"')[0])  # the script the page loads, from this server
+    response = conn.getresponse()
+    assert response.status == 200 and len(response.read()) > 100_000
+
+
 def test_the_page_is_self_contained(classifier_port):
     conn = http.client.HTTPConnection("127.0.0.1", classifier_port, timeout=10)
     conn.request("GET", "/")

@@ -73,9 +73,12 @@ def test_the_page_classifies_a_typed_text(browser):
         label = wait.until(lambda d: d.find_element(By.ID, "label").text)
         values = [e.text for e in browser.find_elements(By.CLASS_NAME, "bar-value")]
         screenshot(browser, "serve_classify")
+        assert not browser.find_element(By.ID, "generate-panel").is_displayed()
+        browser.get(f"http://127.0.0.1:{port}/docs")  # Swagger UI, rendered with nothing from the network
+        paths = wait.until(lambda d: [e.text for e in d.find_elements(By.CLASS_NAME, "opblock-summary-path")])
+    assert "/v1/classify" in paths and "/health" in paths
     assert label == f"{expected.label} ({expected.probability:.3f})"
     assert len(values) == 2 and max(map(float, values)) == pytest.approx(expected.probability, abs=1e-3)
-    assert not browser.find_element(By.ID, "generate-panel").is_displayed()
 
 
 COUNT_UPDATES = """

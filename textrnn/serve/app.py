@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi_offline import FastAPIOffline
 
 from textrnn.inference.classify import Classifier
 from textrnn.inference.generate import Generator
@@ -81,7 +82,10 @@ def build_app(source: str | Path, options: ServeOptions | None = None) -> FastAP
             worker.cancel()
         executor.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="textrnn", version=API_VERSION, lifespan=lifespan, description=DESCRIPTION)
+    # FastAPIOffline: /docs serves Swagger UI from the package, not from a CDN, so it works offline too
+    app = FastAPIOffline(
+        title="textrnn", version=API_VERSION, lifespan=lifespan, description=DESCRIPTION, redoc_url=None
+    )
     app.add_middleware(Guard, max_bytes=options.limits.max_body_bytes, api_key=options.api_key)
     install_error_handlers(app)
     app.state.batcher, app.state.generation = batcher, generation
