@@ -126,3 +126,15 @@ def test_a_damaged_labelled_store_is_rebuilt(tmp_path, caplog):
     text_store.store_path(first).write_bytes(b"not a store")
     again = labelled(path, text_column="sentence")
     assert "token store" in caplog.text and again.vocab.itos == first.vocab.itos
+
+
+def test_processes_building_one_store_take_turns(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "t.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    builds, build = [], store._build
+    monkeypatch.setattr(store, "_build", lambda *args: builds.append(1) or build(*args))
+    with ThreadPoolExecutor(4) as pool:  # a lock file held through flock also parts threads
+        stores = list(pool.map(lambda _: char_store([str(path)], 0.1, 0.0), range(4)))
+    assert builds == [1] and all(s == stores[0] for s in stores)
