@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from textrnn.errors import UserError
 from textrnn.inference.calibration import expected_calibration_error, fit_temperature
 from textrnn.nn.classifier import TextClassifierConfig, TextClassifierNet
 from textrnn.training.clipping import GradClip
@@ -39,6 +40,9 @@ class TextClassifier(TextTask):
         init_from: Start from this classifier (a checkpoint, a model folder or a shipped model's name) of
             the same architecture: its encoder, pooling and the vectors of the words both vocabularies hold
             are copied when a fit starts; the head starts afresh (:mod:`textrnn.training.warm_start`).
+        class_weights: Weigh the training loss by class: ``balanced`` (class ``k`` by ``N / (K * N_k)`` of
+            the training split, so that rare classes count as much as common ones), one weight per class,
+            or ``None`` (every text alike). Validation and test losses stay unweighted.
         pretrained: Initial embedding matrix (kept out of the hyperparameters; linked).
         vocab: The vocabulary's tokens, saved into the checkpoint (linked).
         **net_args: The architecture: the fields of
@@ -56,6 +60,7 @@ class TextClassifier(TextTask):
         optimizer: OptimizerCallable = torch.optim.Adam,
         scheduler: LRSchedulerCallable | None = None,
         init_from: str | None = None,
+        class_weights: Literal["balanced"] | list[float] | None = None,
         pretrained: torch.Tensor | None = None,
         vocab: list[str] | None = None,
         **net_args: Any,
@@ -77,6 +82,10 @@ class TextClassifier(TextTask):
             }
         )
         self.class_f1 = MulticlassF1Score(num_classes, average=None)  # test: each class's F1
+        if isinstance(class_weights, list) and len(class_weights) != num_classes:
+            raise ValueError(f"model.class_weights: {len(class_weights)} weights for {num_classes} classes")
+        weights = torch.tensor(class_weights, dtype=torch.float) if isinstance(class_weights, list) else None
+        self.register_buffer("class_weights", weights, persistent=False)  # "balanced": set by setup("fit")
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.net(ids, lengths)
@@ -87,13 +96,17 @@ class TextClassifier(TextTask):
         if stage == "fit" and self.hparams.get("init_from"):
             copied = warm_start(self.net, self.vocab or [], self.hparams.init_from)
             log.info("started from %s: encoder, pooling and %d word vectors", self.hparams.init_from, copied)
+        if stage == "fit" and self.hparams.get("class_weights") == "balanced":
+            self.class_weights = balanced_weights(self.trainer.datamodule, self.net.config.num_classes)
+            self.class_weights = self.class_weights.to(self.device)
+            log.info("class weights (balanced): %s", [round(w, 3) for w in self.class_weights.tolist()])
 
     def transfer_batch_to_device(self, batch: dict, device: torch.device, dataloader_idx: int) -> dict:
         # pack_padded_sequence wants lengths on the CPU; moving them would force a sync per step
         return {k: v if k == "lengths" else v.to(device, non_blocking=True) for k, v in batch.items()}
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = F.cross_entropy(self(batch["ids"], batch["lengths"]), batch["labels"])
+        loss = F.cross_entropy(self(batch["ids"], batch["lengths"]), batch["labels"], weight=self.class_weights)
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
         return loss
 
@@ -140,3 +153,13 @@ class TextClassifier(TextTask):
 
 
 SentimentClassifier = TextClassifier  # the name of textrnn 0.1, kept for recipes and code that use it
+
+
+def balanced_weights(data: Any, num_classes: int) -> torch.Tensor:
+    """``N / (K * N_k)`` for each class ``k`` of the training split of ``data``; a class it lacks weighs as if
+    it held one text."""
+    labels = getattr(data, "splits", {}).get("train")
+    if labels is None or labels.labels is None:
+        raise UserError("model.class_weights: balanced needs the data module's labelled training split")
+    counts = torch.bincount(labels.labels, minlength=num_classes).clamp(min=1).float()
+    return len(labels.labels) / (num_classes * counts)
