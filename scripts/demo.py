@@ -56,6 +56,7 @@ def characters() -> None:
     print(f"\nTiny Shakespeare validation loss after {minutes:.1f} min: {loss:.3f} nats/char")
     print(f"checkpoint: {ckpt}\n")
     print("ROMEO:\n" + load_generator(ckpt, device="cpu").generate("ROMEO:\n", 300, temperature=0.8, seed=1)[0])
+    print(f"\nServe a model over HTTP, with a page to try it: textrnn serve sst2-bilstm (or {ckpt})")
 
 
 if __name__ == "__main__":
