@@ -10,7 +10,6 @@ at once; training reads slices of the map, and the corpus is never held in memor
 from __future__ import annotations
 
 import codecs
-import fcntl
 import hashlib
 import itertools
 import json
@@ -73,6 +72,11 @@ def locked(path: Path) -> Iterator[None]:
     """Hold ``path``'s lock file: processes that prepare the same data take turns, so one tokenises and the
     others find its store."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; concurrent builders then each write a whole store, atomically
+        yield
+        return
     with open(path.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
