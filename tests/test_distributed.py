@@ -3,13 +3,15 @@ started by Lightning on one machine, and two "nodes" started by ``torchrun`` wit
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 import torch
 from conftest import REPO
+
+sys.path.insert(0, str(REPO / "scripts"))
+from serve_client import free_port  # noqa: E402
 
 from textrnn import load_classifier, load_generator
 
@@ -52,12 +54,6 @@ def _fit_ddp(config: str, data: list[str], root, nodes: bool = False) -> list[di
         "pid"
     ]
     return ranks
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("nodes", [False, True], ids=["one-machine", "two-nodes-torchrun"])

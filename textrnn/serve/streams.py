@@ -33,21 +33,17 @@ class GenerationService:
         """Each sample's continuation and whether it ended on a stop string."""
         texts = [""] * request["num_samples"]
         async for turn in self._turns(request):
-            for new in turn:
-                texts = [text + c for text, c in zip(texts, new)]
-        stopped = [any(text.endswith(s) for s in request["stop"]) for text in texts]
-        return {"texts": texts, "stopped": stopped}
+            texts = _extend(texts, turn)
+        return _result(texts, request["stop"])
 
     async def stream(self, request: dict[str, Any]) -> AsyncIterator[bytes]:
         """NDJSON: ``{"delta": [c, ...]}`` per step (one entry per sample, "" once it stopped), then
         ``{"done": true, "texts": [...], "stopped": [...]}``."""
         texts = [""] * request["num_samples"]
         async for turn in self._turns(request):
-            for new in turn:
-                texts = [text + c for text, c in zip(texts, new)]
+            texts = _extend(texts, turn)
             yield b"".join(json.dumps({"delta": new}).encode() + b"\n" for new in turn)
-        stopped = [any(text.endswith(s) for s in request["stop"]) for text in texts]
-        yield json.dumps({"done": True, "texts": texts, "stopped": stopped}).encode() + b"\n"
+        yield json.dumps({"done": True} | _result(texts, request["stop"])).encode() + b"\n"
 
     async def _turns(self, request: dict[str, Any]) -> AsyncIterator[list[list[str]]]:
         """The steps of each turn: every sample's new character per step."""
@@ -78,3 +74,12 @@ def _turn(steps: Iterator[list[str]]) -> list[list[str]]:
         if time.perf_counter() > end:
             break
     return turn
+
+
+def _extend(texts: list[str], turn: list[list[str]]) -> list[str]:
+    """Each sample's text with its characters of ``turn``."""
+    return [text + "".join(new[i] for new in turn) for i, text in enumerate(texts)]
+
+
+def _result(texts: list[str], stop: list[str]) -> dict[str, list]:
+    return {"texts": texts, "stopped": [any(text.endswith(s) for s in stop) for text in texts]}

@@ -114,10 +114,29 @@ def char_store(
 
 
 def _key(paths: list[Path], val_fraction: float, test_fraction: float, vocab: Vocab | None) -> str:
-    inputs = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
-    facts = {"format": FORMAT, "files": inputs, "split": [val_fraction, test_fraction]}
-    facts["vocab"] = vocab.itos if vocab is not None else None
-    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:24]
+    facts = {"format": FORMAT, "files": [file_stamp(p) for p in paths], "split": [val_fraction, test_fraction]}
+    return store_key(facts | {"vocab": vocab.itos if vocab is not None else None})
+
+
+def file_stamp(path: Path) -> list:
+    """What identifies a file's contents for a cache: its resolved path, size and modification time."""
+    stat = path.stat()
+    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+
+
+def store_key(facts: dict) -> str:
+    """The cache key of a store made from ``facts`` (JSON-ready)."""
+    return hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()[:24]
+
+
+def split_bounds(n: int, val_fraction: float, test_fraction: float) -> dict[str, list[int]]:
+    """``[start, end)`` of each contiguous part of ``n`` items: train, validation, and test when it is not
+    empty."""
+    n_test, n_val = int(n * test_fraction), int(n * val_fraction)
+    parts = {"train": [0, n - n_val - n_test], "validation": [n - n_val - n_test, n - n_test]}
+    if n_test:
+        parts["test"] = [n - n_test, n]
+    return parts
 
 
 def chunks(paths: list[Path]) -> Iterator[np.ndarray]:
@@ -149,10 +168,7 @@ def _build(
     n = sum(lengths)
     if n == 0:
         raise UserError(f"{', '.join(map(str, paths))}: the text is empty")
-    n_test, n_val = int(n * test_fraction), int(n * val_fraction)
-    parts = {"train": [0, n - n_val - n_test], "validation": [n - n_val - n_test, n - n_test]}
-    if n_test:
-        parts["test"] = [n - n_test, n]
+    parts = split_bounds(n, val_fraction, test_fraction)
     vocab = vocab or Vocab.build(_train_counts(paths, lengths, counts, parts["train"][1]))
     dtype = np.dtype(str(smallest_dtype(len(vocab))).removeprefix("torch."))
     table = np.full(UNICODE, Vocab.unk_id, dtype=dtype)  # code point -> id
@@ -161,7 +177,7 @@ def _build(
     with open(folder / "ids.bin", "wb") as f:  # written, not mapped: mapped pages would count as our memory
         for points in chunks(paths):
             f.write(table[points].tobytes())
-    return CharStore(str(folder), vocab.itos, np.dtype(dtype).name, parts)
+    return CharStore(str(folder), vocab.itos, dtype.name, parts)
 
 
 def _train_counts(paths: list[Path], lengths: list[int], counts: list, n_train: int) -> Counter:

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 from textrnn.errors import UserError
 from textrnn.inference.loading import read_model
 from textrnn.text.sources import check_columns, read_hub
-from textrnn.text.store import CharStore, char_store
+from textrnn.text.store import CharStore, char_store, split_bounds
 from textrnn.text.streams import CharStreams, StreamLoader
 from textrnn.text.vocab import Vocab
 from textrnn.training.datamodule import VocabDataModule
@@ -81,11 +81,7 @@ class CharLMData(VocabDataModule):
 
     def _prepare_in_memory(self, text: str) -> None:
         """The parts of a text held in memory (a hub dataset's), as the store would make them."""
-        n = len(text)
-        n_test, n_val = int(n * self.test_fraction), int(n * self.val_fraction)
-        bounds = {"train": (0, n - n_val - n_test), "validation": (n - n_val - n_test, n - n_test)}
-        if n_test:
-            bounds["test"] = (n - n_test, n)
+        bounds = split_bounds(len(text), self.val_fraction, self.test_fraction)
         self._vocab = self._given_vocab() or Vocab.build(Counter(text[: bounds["train"][1]]))
         for part, (start, end) in bounds.items():
             self.parts[part] = torch.tensor(self._vocab.encode(text[start:end]), dtype=torch.long)

@@ -4,8 +4,6 @@ aligned embedding rows), saved once and mapped from disk by later runs with the 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ import torch
 
 from textrnn.atomic import atomic_file
 from textrnn.text.batching import EncodedTexts
-from textrnn.text.store import cache_root, smallest_dtype
+from textrnn.text.store import cache_root, file_stamp, smallest_dtype, store_key
 from textrnn.text.vocab import Vocab
 
 log = logging.getLogger("textrnn")
@@ -34,16 +32,12 @@ def store_path(data: Any) -> Path:
         embeddings["file"] = _stamp(embeddings["source"])
     facts = {"format": FORMAT, "files": files, "embeddings": embeddings}
     facts |= {name: getattr(data, name) for name in SETTINGS}
-    key = hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()[:24]
-    return cache_root() / "labelled" / f"{key}.pt"
+    return cache_root() / "labelled" / f"{store_key(facts)}.pt"
 
 
 def _stamp(name: str | None) -> list | None:
-    """A file's path, size and modification time; None when there is no such file (a hub or package name)."""
-    if name is None or not Path(name).is_file():
-        return None
-    path = Path(name).resolve()
-    return [str(path), path.stat().st_size, path.stat().st_mtime_ns]
+    """A file's stamp (:func:`~textrnn.text.store.file_stamp`); None for no file (a hub or package name)."""
+    return file_stamp(Path(name)) if name is not None and Path(name).is_file() else None
 
 
 def restore(data: Any, path: Path) -> bool:

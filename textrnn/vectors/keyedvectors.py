@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import pickle
 from pathlib import Path
 from typing import Any
@@ -11,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from textrnn.errors import UserError
+from textrnn.text.compression import OPENERS
 from textrnn.vectors.rows import Found, check_dim
 
 
@@ -80,7 +79,7 @@ def load_keyedvectors(path: Path) -> Any:
     if not path.is_file():
         raise FileNotFoundError(path)
     compress, subname = SaveLoad._adapt_by_suffix(str(path))  # gensim's rule: .gz and .bz2 are compressed
-    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
+    opener = OPENERS.get(path.suffix, open)
     try:
         with opener(path, "rb") as f:
             obj: Any = _GensimUnpickler(f, encoding="latin1").load()
