@@ -21,6 +21,7 @@ _HOMES = {
     "TextClassificationData": "textrnn.training.text_data",
     "TextClassifier": "textrnn.training.classifier",
     "Vocab": "textrnn.text.vocab",
+    "WarmupCosine": "textrnn.training.schedules",
     "from_pretrained": "textrnn.inference.loading",
     "load_classifier": "textrnn.inference.classify",
     "load_generator": "textrnn.inference.generate",

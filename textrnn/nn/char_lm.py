@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from textrnn.nn.encoder import RNNEncoder, State
+from textrnn.nn.encoder import KERNELS, RNNEncoder, State
+from textrnn.nn.regularize import embedding_dropout, locked_dropout, weight_dropped_layers
 
 
 @dataclass
@@ -21,9 +24,17 @@ class CharLMConfig:
         num_layers: Stacked layers.
         cell: ``lstm``, ``gru``, ``rnn_tanh`` (alias ``rnn``), ``peephole_lstm`` or ``cifg_lstm``.
         cell_impl: ``auto`` (PyTorch's fused kernels where the cell has one) or ``equations``.
-        dropout: Dropout on the embeddings, between layers and before the head.
+        dropout: Dropout between layers and before the head (and on the embeddings, unless
+            ``input_dropout`` is set).
         tie_weights: Share the embedding matrix with the output layer (needs
             ``embedding_dim == hidden_size``).
+        input_dropout: Dropout on the character vectors; None: ``dropout``.
+        embedding_dropout: Share of the characters whose vector is zeroed for a whole batch (AWD-LSTM's
+            embedding dropout).
+        weight_drop: Share of each layer's hidden-to-hidden weights dropped per batch (DropConnect; needs a
+            fused cell: ``lstm``, ``gru`` or ``rnn`` with ``cell_impl: auto``).
+        locked_dropout: Draw every dropout mask once per sequence, the same at every step (variational
+            dropout); between layers this needs a fused cell too.
     """
 
     vocab_size: int
@@ -34,6 +45,10 @@ class CharLMConfig:
     cell_impl: str = "auto"
     dropout: float = 0.0
     tie_weights: bool = False
+    input_dropout: float | None = None
+    embedding_dropout: float = 0.0
+    weight_drop: float = 0.0
+    locked_dropout: bool = False
 
 
 class CharLMNet(nn.Module):
@@ -52,7 +67,10 @@ class CharLMNet(nn.Module):
         self.encoder = RNNEncoder(
             c.embedding_dim, c.hidden_size, c.num_layers, c.cell, False, c.dropout, c.cell_impl
         )
-        self.dropout = nn.Dropout(c.dropout)
+        self.input_dropout = c.dropout if c.input_dropout is None else c.input_dropout
+        self.layer_by_layer = c.weight_drop > 0 or (c.locked_dropout and c.num_layers > 1)
+        if self.layer_by_layer and type(self.encoder.rnn) not in KERNELS:
+            raise ValueError(f"weight_drop and locked_dropout between layers need a fused cell, not {c.cell!r}")
         self.head = nn.Linear(c.hidden_size, c.vocab_size)
         if c.tie_weights:
             if c.embedding_dim != c.hidden_size:
@@ -63,13 +81,33 @@ class CharLMNet(nn.Module):
 
     def forward(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """Logits (B, T, V) for ids (B, T), and the state after the last step, to feed back in."""
-        x = self.dropout(self.embedding(ids))  # (B, T, E)
-        outputs, state = self.encoder(x, state=state)  # (B, T, H)
-        return self.head(self.dropout(outputs)), state  # (B, T, V)
+        x = self._drop(self._embed(ids), self.input_dropout)  # (B, T, E)
+        if self.training and self.layer_by_layer:
+            rnn, between = self.encoder.rnn, partial(self._drop, p=self.config.dropout)
+            outputs, state = weight_dropped_layers(
+                rnn, x, state, self.config.weight_drop, between, KERNELS[type(rnn)]
+            )
+        else:
+            outputs, state = self.encoder(x, state=state)  # (B, T, H)
+        return self.head(self._drop(outputs, self.config.dropout)), state  # (B, T, V)
 
     def step(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """Logits (B, V) for one character per sequence, ids (B,), and the state after it; equals
         :meth:`forward` on ids (B, 1), through the encoder's faster single-step path."""
-        x = self.dropout(self.embedding(ids))  # (B, E)
+        x = self._drop(self._embed(ids[:, None]), self.input_dropout)[:, 0]  # (B, E)
         out, state = self.encoder.step(x, state)  # (B, H)
-        return self.head(self.dropout(out)), state  # (B, V)
+        return self.head(self._drop(out[:, None], self.config.dropout)[:, 0]), state  # (B, V)
+
+    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Character vectors (B, T, E), whole characters dropped while training (``embedding_dropout``)."""
+        return F.embedding(
+            ids, embedding_dropout(self.embedding.weight, self.config.embedding_dropout, self.training)
+        )
+
+    def _drop(self, x: torch.Tensor, p: float) -> torch.Tensor:
+        """Dropout of x (B, T, F): one mask per sequence with ``locked_dropout``, else one per element."""
+        return (
+            locked_dropout(x, p, self.training)
+            if self.config.locked_dropout
+            else F.dropout(x, p, self.training)
+        )

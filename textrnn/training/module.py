@@ -62,7 +62,12 @@ class TextTask(pl.LightningModule):
         optimizer = self.optimizer(p for p in self.parameters() if p.requires_grad)
         if self.scheduler is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": self.scheduler(optimizer)}
+        scheduler = self.scheduler(optimizer)
+        if getattr(scheduler, "interval", "epoch") == "step":  # a per-batch schedule (WarmupCosine)
+            if scheduler.total_steps is None:
+                scheduler.total_steps = int(self.trainer.estimated_stepping_batches)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     def on_before_backward(self, loss: torch.Tensor) -> None:
         self._train_loss = loss.detach()  # checked with the gradients, before the optimiser uses them
