@@ -1,4 +1,3 @@
-
 """The ``textrnn`` command end to end: configs, fit/test/predict, checkpoints, bad input."""
 
 import subprocess

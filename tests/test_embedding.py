@@ -18,6 +18,22 @@ def test_rows_after_the_training_vocabulary_are_fixed_and_free():
     assert grad[[3, 5, 1]].abs().sum() > 0 and grad[[2, 4]].abs().sum() == 0 and grad[0].abs().sum() == 0
 
 
+def test_the_static_copy_joins_each_words_initial_vector_and_never_trains():
+    pretrained = torch.randn(10, 4)
+    pretrained[0] = 0
+    emb = WordEmbedding(10, 4, pretrained, trainable_rows=6, static_copy=True)
+    ids = torch.tensor([[0, 3, 7, 9], [5, 6, 1, 0]])
+    torch.testing.assert_close(emb(ids), torch.cat([pretrained[ids], pretrained[ids]], dim=-1))
+    assert emb.output_size == 8 and [name for name, _ in emb.named_parameters()] == ["trained.weight"]
+    optimiser = torch.optim.SGD(emb.parameters(), lr=1.0)
+    emb(ids).pow(2).sum().backward()
+    optimiser.step()
+    out = emb(ids).detach()
+    torch.testing.assert_close(out[..., 4:], pretrained[ids])  # the static half: the initial rows, still
+    assert not torch.equal(out[0, 1, :4], pretrained[3]) and torch.equal(out[0, 2, :4], pretrained[7])
+    assert torch.equal(out[0, 0], torch.zeros(8))  # <pad> stays a zero row in both halves
+
+
 def test_freeze_keeps_every_row_fixed():
     emb = WordEmbedding(5, 3, torch.randn(5, 3), freeze=True)
     assert not any(p.requires_grad for p in emb.parameters())

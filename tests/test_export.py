@@ -52,8 +52,9 @@ def exported_logits(path, fmt: str, ids: torch.Tensor, lengths: torch.Tensor) ->
     return torch.jit.load(str(path))(ids, lengths)
 
 
-CLASSIFIERS = [  # cell, cell_impl, bidirectional, num_layers, pooling
+CLASSIFIERS = [  # cell, cell_impl, bidirectional, num_layers, pooling (with "+static": a static vector channel)
     ("lstm", "auto", True, 2, "last+attention"),
+    ("lstm", "auto", True, 1, "max+mean+static"),
     ("gru", "auto", True, 1, "max+mean"),
     ("rnn_tanh", "auto", False, 2, "last+max"),
     ("lstm", "equations", True, 1, "mean+last"),
@@ -81,8 +82,11 @@ def test_classifier_logits_match_on_a_padded_batch(
     torch.manual_seed(0)
     # rows from 40 on are fixed (as words added from pretrained vectors are): the embedding's other path
     hparams = dict(vocab_size=50, num_classes=3, embedding_dim=8, hidden_size=6, trainable_rows=40)
-    hparams |= dict(cell=cell, cell_impl=cell_impl, bidirectional=bidirectional, pooling=pooling)
-    hparams["num_layers"] = num_layers
+    static = pooling.endswith("+static")
+    hparams |= dict(
+        cell=cell, cell_impl=cell_impl, bidirectional=bidirectional, pooling=pooling.removesuffix("+static")
+    )
+    hparams |= dict(num_layers=num_layers, static_vectors=static)
     net = TextClassifierNet(TextClassifierConfig(**hparams)).eval()
     out = export(save_checkpoint(net, "classification", tmp_path / "c.ckpt"), fmt, tmp_path / "m")
     ids, lengths = padded_batch(50, [9, 4, 1, 7, 9])  # batch 5, length 9: unlike the example (2, 3)
@@ -114,6 +118,8 @@ def char_steps(path, fmt: str, ids: torch.Tensor, state: list[torch.Tensor], siz
 def test_char_model_step_by_step_equals_the_whole_text(fmt, cell, cell_impl, tmp_path):
     torch.manual_seed(0)
     hparams = dict(vocab_size=20, embedding_dim=8, hidden_size=16, num_layers=2, cell=cell, cell_impl=cell_impl)
+    if cell_impl == "auto" and cell in ("lstm", "rnn_tanh"):  # AWD-LSTM's regularisers: off in the export
+        hparams |= dict(weight_drop=0.5, embedding_dropout=0.1, locked_dropout=True, dropout=0.2)
     net = CharLMNet(CharLMConfig(**hparams)).eval()
     out = export(save_checkpoint(net, "char_lm", tmp_path / "c.ckpt"), fmt, tmp_path / "m")
     ids = torch.randint(2, 20, (3, 12))

@@ -116,9 +116,7 @@ def test_same_seed_and_config_give_bit_identical_runs(task, tmp_path):
 
 
 # a step in the second epoch: 8 classifier batches, 22 character batches per epoch
-@pytest.mark.parametrize(
-    ("cls", "step", "per_epoch"), [(TextClassifier, 10, 8), (CharLanguageModel, 25, 22)]
-)
+@pytest.mark.parametrize(("cls", "step", "per_epoch"), [(TextClassifier, 10, 8), (CharLanguageModel, 25, 22)])
 def test_a_nan_loss_stops_training_naming_the_step_and_keeps_the_good_checkpoint(
     cls, step, per_epoch, tmp_path, monkeypatch
 ):
@@ -145,6 +143,10 @@ def test_a_nan_loss_stops_training_naming_the_step_and_keeps_the_good_checkpoint
 # ---------------------------------------------------------------- resume after SIGKILL
 
 FIT = [sys.executable, "-m", "textrnn", "fit", "--seed_everything=0", "--trainer.deterministic=true"]
+
+
+# AWD-LSTM's regularisers draw their masks from the same random streams
+AWD = [f"--model.init_args.{k}" for k in ("weight_drop=0.3", "embedding_dropout=0.1", "locked_dropout=true")]
 
 
 def _resume_args(root: Path, task: str, epochs: int) -> list[str]:
@@ -189,6 +191,7 @@ def test_a_killed_fit_resumed_from_last_ends_like_an_uninterrupted_one(task, tmp
     for root in (whole, killed):
         root.mkdir()
     extra = ["--model.init_args.dropout=0.2"]  # random masks: the RNG state must be restored too
+    extra += ["--model.init_args.adversarial=0.5"] if task == "classifier" else AWD
     # the uninterrupted run alongside the killed one: the test takes less time
     uninterrupted = subprocess.Popen(
         [*FIT, *_resume_args(whole, task, epochs), *extra],
@@ -259,7 +262,7 @@ def test_a_char_fit_killed_after_a_mid_epoch_checkpoint_resumes_exactly(tmp_path
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     for root in (whole, killed):
         root.mkdir()
-    extra = ["--model.init_args.dropout=0.2", "--trainer.val_check_interval=0.5"]
+    extra = ["--model.init_args.dropout=0.2", "--trainer.val_check_interval=0.5", *AWD]
     uninterrupted = subprocess.Popen(
         [*FIT, *_resume_args(whole, "char", epochs), *extra],
         env=_env(),

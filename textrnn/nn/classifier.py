@@ -33,6 +33,8 @@ class TextClassifierConfig:
         word_dropout: Share of training tokens replaced by ``<unk>``; regularises, and trains the
             ``<unk>`` vector that unseen words get at prediction time.
         freeze_embeddings: Keep the pretrained vectors fixed.
+        static_vectors: Join a fixed copy of each word's initial vector to its fine-tuned one, so the
+            encoder reads ``2 * embedding_dim`` features (:class:`~textrnn.nn.embedding.WordEmbedding`).
         trainable_rows: Rows of the training vocabulary (linked from the data); the rows after them
             (words added from the vectors source) keep their pretrained vectors. None: all rows train.
     """
@@ -50,6 +52,7 @@ class TextClassifierConfig:
     embedding_dropout: float = 0.3
     word_dropout: float = 0.0
     freeze_embeddings: bool = False
+    static_vectors: bool = False
     trainable_rows: int | None = None
 
 
@@ -68,11 +71,17 @@ class TextClassifierNet(nn.Module):
         c = self.config = replace(config, embedding_dim=_embedding_dim(config.embedding_dim, pretrained))
         self.word_dropout = c.word_dropout
         self.embedding = WordEmbedding(
-            c.vocab_size, c.embedding_dim, pretrained, c.freeze_embeddings, c.trainable_rows
+            c.vocab_size, c.embedding_dim, pretrained, c.freeze_embeddings, c.trainable_rows, c.static_vectors
         )
         self.embedding_dropout = nn.Dropout(c.embedding_dropout)
         self.encoder = RNNEncoder(
-            c.embedding_dim, c.hidden_size, c.num_layers, c.cell, c.bidirectional, c.dropout, c.cell_impl
+            self.embedding.output_size,
+            c.hidden_size,
+            c.num_layers,
+            c.cell,
+            c.bidirectional,
+            c.dropout,
+            c.cell_impl,
         )
         self.pooling = Pooling(c.pooling, self.encoder.output_size)
         self.dropout = nn.Dropout(c.dropout)
@@ -80,13 +89,20 @@ class TextClassifierNet(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits (B, C) for ids (B, T) padded with 0 and their lengths (B,) on the CPU."""
-        mask = ids != 0  # (B, T)
+        return self.read(self.embed(ids), ids, lengths)
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Word vectors (B, T, E) of ids (B, T); while training, ``word_dropout`` reads some as ``<unk>``."""
         if self.training and self.word_dropout > 0:
-            dropped = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & mask
+            dropped = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & (ids != 0)
             ids = ids.masked_fill(dropped, Vocab.unk_id)
-        x = self.embedding_dropout(self.embedding(ids))  # (B, T, E)
+        return self.embedding(ids)
+
+    def read(self, vectors: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logits (B, C) from the word vectors (B, T, E) of ids (B, T) (for the padding mask)."""
+        x = self.embedding_dropout(vectors)  # (B, T, E)
         outputs, last = self.encoder.encode(x, lengths)  # (B, T, D*H), (B, D*H)
-        pooled = self.pooling(outputs, mask, last)  # (B, P)
+        pooled = self.pooling(outputs, ids != 0, last)  # (B, P)
         return self.head(self.dropout(pooled))  # (B, C)
 
 

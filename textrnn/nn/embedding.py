@@ -20,6 +20,9 @@ class WordEmbedding(nn.Module):
         pretrained: (vocab_size, embedding_dim) initial vectors, or None (random).
         freeze: Keep the training vocabulary's rows fixed too.
         trainable_rows: Rows that belong to the training vocabulary (default: all).
+        static_copy: Also give each word its initial vector, kept fixed, after the tuned one (Kim 2014's
+            two channels): vectors of size ``2 * embedding_dim``. Fine-tuning moves the training words away
+            from the pretrained space the added words stay in; the fixed channel keeps both in one space.
     """
 
     def __init__(
@@ -29,6 +32,7 @@ class WordEmbedding(nn.Module):
         pretrained: torch.Tensor | None = None,
         freeze: bool = False,
         trainable_rows: int | None = None,
+        static_copy: bool = False,
     ):
         super().__init__()
         if pretrained is not None and tuple(pretrained.shape) != (vocab_size, embedding_dim):
@@ -44,7 +48,9 @@ class WordEmbedding(nn.Module):
             fixed = pretrained[k:].clone()
         self.trained.weight.requires_grad_(not freeze)
         self.register_buffer("fixed", fixed)
+        self.register_buffer("static", self.trained.weight.detach().clone() if static_copy else None)
         self.num_embeddings, self.embedding_dim = vocab_size, embedding_dim
+        self.output_size = embedding_dim * (2 if static_copy else 1)
 
     @property
     def weight(self) -> torch.Tensor:
@@ -52,9 +58,18 @@ class WordEmbedding(nn.Module):
         return torch.cat([self.trained.weight, self.fixed])
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """Vectors (..., E) for ids (...)."""
+        """Vectors (..., E), or (..., 2E) with the static copy, for ids (...)."""
+        tuned = self._lookup(self.trained.weight, ids)  # (..., E)
+        if self.static is None:
+            return tuned
+        return torch.cat([tuned, self._lookup(self.static, ids)], dim=-1)  # (..., 2E)
+
+    def _lookup(self, rows: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Rows of ``rows`` (the training vocabulary's) or of ``fixed`` (the added words') for ids (...)."""
         if self.fixed.numel() == 0:
-            return self.trained(ids)
-        k = self.trained.num_embeddings
+            return F.embedding(ids, rows, padding_idx=0)
+        k = rows.size(0)
         extra = F.embedding((ids - k).clamp(min=0), self.fixed)
-        return torch.where((ids < k).unsqueeze(-1), self.trained(ids.clamp(max=k - 1)), extra)
+        return torch.where(
+            (ids < k).unsqueeze(-1), F.embedding(ids.clamp(max=k - 1), rows, padding_idx=0), extra
+        )

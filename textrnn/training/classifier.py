@@ -14,6 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from textrnn.errors import UserError
 from textrnn.inference.calibration import expected_calibration_error, fit_temperature
 from textrnn.nn.classifier import TextClassifierConfig, TextClassifierNet
+from textrnn.training.adversarial import adversarial_loss
 from textrnn.training.clipping import GradClip
 from textrnn.training.module import NOT_HPARAMS, TextTask
 from textrnn.training.warm_start import warm_start
@@ -43,6 +44,9 @@ class TextClassifier(TextTask):
         class_weights: Weigh the training loss by class: ``balanced`` (class ``k`` by ``N / (K * N_k)`` of
             the training split, so that rare classes count as much as common ones), one weight per class,
             or ``None`` (every text alike). Validation and test losses stay unweighted.
+        adversarial: Adversarial training (:mod:`textrnn.training.adversarial`): add the loss of each batch
+            read from its word vectors moved by this L2 norm per text, in the direction that raises the loss
+            most (0: off). Each training step then costs about two.
         pretrained: Initial embedding matrix (kept out of the hyperparameters; linked).
         vocab: The vocabulary's tokens, saved into the checkpoint (linked).
         **net_args: The architecture: the fields of
@@ -61,12 +65,16 @@ class TextClassifier(TextTask):
         scheduler: LRSchedulerCallable | None = None,
         init_from: str | None = None,
         class_weights: Literal["balanced"] | list[float] | None = None,
+        adversarial: float = 0.0,
         pretrained: torch.Tensor | None = None,
         vocab: list[str] | None = None,
         **net_args: Any,
     ):
         super().__init__(optimizer, scheduler, vocab, grad_clip, grad_clip_max)
         self.net = TextClassifierNet(TextClassifierConfig(**net_args), pretrained)
+        if adversarial < 0:
+            raise ValueError(f"model.adversarial must be 0 (off) or more, not {adversarial}")
+        self.adversarial = adversarial
         self.save_hyperparameters(ignore=NOT_HPARAMS)
         self.hparams.update(asdict(self.net.config))  # embedding_dim as the vectors set it
         num_classes = self.net.config.num_classes
@@ -106,8 +114,14 @@ class TextClassifier(TextTask):
         return {k: v if k == "lengths" else v.to(device, non_blocking=True) for k, v in batch.items()}
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = F.cross_entropy(self(batch["ids"], batch["lengths"]), batch["labels"], weight=self.class_weights)
+        vectors = self.net.embed(batch["ids"])  # (B, T, E)
+        if self.adversarial and not vectors.requires_grad:  # frozen vectors: still perturb them
+            vectors.requires_grad_()
+        logits = self.net.read(vectors, batch["ids"], batch["lengths"])
+        loss = F.cross_entropy(logits, batch["labels"], weight=self.class_weights)
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
+        if self.adversarial:
+            loss = loss + adversarial_loss(self.net, vectors, loss, batch, self.adversarial, self.class_weights)
         return loss
 
     def _evaluate(self, batch: dict, stage: str) -> torch.Tensor:
