@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from bench_export import best_seconds
 from make_models import dev_logits
 
 from textrnn.inference.classify import load_classifier
@@ -43,12 +44,7 @@ def keep_added_words(record: ModelRecord, weights: dict, keep: int) -> tuple[Mod
 
 def load_seconds(folder: Path) -> float:
     """Best of 5 loads of the folder as a classifier."""
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        load_classifier(folder, device="cpu")
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return best_seconds({"load": lambda: load_classifier(folder, device="cpu")}, repeats=5)["load"]
 
 
 def rebuild_seconds(record: ModelRecord, cache: Path) -> tuple[float, float]:

@@ -76,10 +76,8 @@ def fit_command(args: argparse.Namespace, overrides: list[str], seed: int, run_d
     ]
 
 
-def read_curve(metrics: Path, monitor: str, minutes: float) -> list[tuple[float, float]]:
-    """(minutes, value) at each validation of a run's ``metrics.csv``."""
-    with metrics.open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+def read_curve(rows: list[dict], monitor: str, minutes: float) -> list[tuple[float, float]]:
+    """(minutes, value) at each validation in the rows of a run's ``metrics.csv``."""
     last_step = max(int(r["step"]) for r in rows) + 1
     points = [(int(r["step"]) + 1, float(r[monitor])) for r in rows if r.get(monitor)]
     return [(minutes * step / last_step, value) for step, value in points]
@@ -98,12 +96,11 @@ def train(args: argparse.Namespace, name: str, overrides: list[str], seed: int, 
     with (run_dir / "fit.log").open("w", encoding="utf-8") as log:
         subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
     minutes = (time.perf_counter() - start) / 60
-    metrics = run_dir / "metrics.csv"
-    monitor = next(m for m in MONITORS if m in metrics.read_text(encoding="utf-8").splitlines()[0].split(","))
-    curve = read_curve(metrics, monitor, minutes)
-    speed_key = "train_tokens_per_sec"
-    with metrics.open(encoding="utf-8") as f:
-        speeds = [float(r[speed_key]) for r in csv.DictReader(f) if r.get(speed_key)]
+    with (run_dir / "metrics.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    monitor = next(m for m in MONITORS if m in rows[0])
+    curve = read_curve(rows, monitor, minutes)
+    speeds = [float(r["train_tokens_per_sec"]) for r in rows if r.get("train_tokens_per_sec")]
     values = [v for _, v in curve]
     result = {
         "variant": name, "seed": seed, "monitor": monitor, "overrides": overrides, "minutes": minutes,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 
@@ -10,13 +9,7 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))  # the script imports its sibling compare_cells
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("compare_recipes", REPO / "scripts" / "compare_recipes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import compare_recipes  # noqa: E402
 
 
 def test_variants_train_in_parallel_are_tabulated_and_not_trained_twice(tiny_tsv, tmp_path):
@@ -25,8 +18,7 @@ def test_variants_train_in_parallel_are_tabulated_and_not_trained_twice(tiny_tsv
     argv += ["--set", f"data.init_args.train={tiny_tsv['train']}", "--set", "trainer.max_epochs=2"]
     argv += ["--set", f"data.init_args.validation={tiny_tsv['validation']}", "--out", str(out)]
     argv += ["--variant", "recipe", "--variant", "wide model.init_args.hidden_size=16"]
-    script = load_script()
-    printed = script.main(argv)
+    printed = compare_recipes.main(argv)
     report = json.loads((out / "compare_recipes.json").read_text())
     runs = {(r["variant"], r["seed"]): r for r in report["runs"]}
     assert sorted(runs) == [("recipe", 0), ("recipe", 1), ("wide", 0), ("wide", 1)]
@@ -44,5 +36,5 @@ def test_variants_train_in_parallel_are_tabulated_and_not_trained_twice(tiny_tsv
     assert "hidden_size: 16" in (out / "runs" / "wide" / "seed_1" / "hparams.yaml").read_text()
     # a second call reads every finished run instead of training it again
     stamps = {p: p.stat().st_mtime for p in out.rglob("metrics.csv")}
-    assert script.main(argv) == printed
+    assert compare_recipes.main(argv) == printed
     assert {p: p.stat().st_mtime for p in out.rglob("metrics.csv")} == stamps

@@ -94,20 +94,17 @@ class CharLMNet(nn.Module):
     def step(self, ids: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """Logits (B, V) for one character per sequence, ids (B,), and the state after it; equals
         :meth:`forward` on ids (B, 1), through the encoder's faster single-step path."""
-        x = self._drop(self._embed(ids[:, None]), self.input_dropout)[:, 0]  # (B, E)
+        x = self._drop(self._embed(ids), self.input_dropout)  # (B, E)
         out, state = self.encoder.step(x, state)  # (B, H)
-        return self.head(self._drop(out[:, None], self.config.dropout)[:, 0]), state  # (B, V)
+        return self.head(self._drop(out, self.config.dropout)), state  # (B, V)
 
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:
-        """Character vectors (B, T, E), whole characters dropped while training (``embedding_dropout``)."""
-        return F.embedding(
-            ids, embedding_dropout(self.embedding.weight, self.config.embedding_dropout, self.training)
-        )
+        """Character vectors (..., E) of ids (...); while training, whole characters dropped."""
+        weight = embedding_dropout(self.embedding.weight, self.config.embedding_dropout, self.training)
+        return F.embedding(ids, weight)
 
     def _drop(self, x: torch.Tensor, p: float) -> torch.Tensor:
-        """Dropout of x (B, T, F): one mask per sequence with ``locked_dropout``, else one per element."""
-        return (
-            locked_dropout(x, p, self.training)
-            if self.config.locked_dropout
-            else F.dropout(x, p, self.training)
-        )
+        """Dropout of x (B, T, F), or of one step (B, F): with ``locked_dropout`` one mask per sequence."""
+        if self.config.locked_dropout and x.dim() == 3:
+            return locked_dropout(x, p, self.training)
+        return F.dropout(x, p, self.training)  # one step: a mask per sequence is a mask per element
