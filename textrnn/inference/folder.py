@@ -18,27 +18,39 @@ from safetensors.torch import load_file, save_file
 from textrnn.atomic import atomic_folder
 from textrnn.errors import UserError
 from textrnn.inference.record import ModelRecord, from_version_1
+from textrnn.text.vocab import PAD, UNK, Vocab
 
 FORMAT = "textrnn-pretrained"
 CONFIG, VOCAB, WEIGHTS = "config.json", "vocab.json", "model.safetensors"
 ALIASES = "textrnn_aliases"  # the weights' metadata: name -> the name whose tensor it shares
+# config.json: weight name -> {"source": vectors source, "first_token": k}, a weight not stored but read back
+# at load: the source's vectors of the tokens from k on (fixed pretrained rows, which need not be stored twice)
+REBUILT = "rebuilt_from_vectors"
 
 
-def write_folder(out: str | Path, record: ModelRecord, weights: dict[str, torch.Tensor]) -> Path:
+def write_folder(
+    out: str | Path,
+    record: ModelRecord,
+    weights: dict[str, torch.Tensor],
+    rebuilt: dict[str, dict] | None = None,
+) -> Path:
     """Write a model folder; an existing one at ``out`` is replaced only once the new one is complete.
 
     Args:
         out: The folder to create (or replace).
         record: What the model is.
         weights: The plain model's ``state_dict``.
+        rebuilt: Weights to leave out and read back from a vectors source at load: name ->
+            ``{"source": ..., "first_token": k}`` (the source's vectors of ``record.vocab[k:]``).
     """
     out = Path(out)
     if out.exists() and not (out / CONFIG).is_file() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"{out}: exists and is not a textrnn model folder; choose a new path")
     if not out.parent.is_dir():
         raise UserError(f"{out}: no such directory {out.parent}")
-    config = {"format": FORMAT, **record.to_dict()}
+    config = {"format": FORMAT, **record.to_dict(), **({REBUILT: rebuilt} if rebuilt else {})}
     tokens = config.pop("vocab")
+    weights = {name: tensor for name, tensor in weights.items() if name not in (rebuilt or {})}
     with atomic_folder(out) as tmp:
         (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         (tmp / VOCAB).write_text(json.dumps(tokens, ensure_ascii=False), encoding="utf-8")
@@ -94,7 +106,24 @@ def read_folder(path: str | Path) -> tuple[ModelRecord, dict[str, torch.Tensor]]
         weights |= {name: weights[first] for name, first in aliases.items()}
     except (OSError, SafetensorError, json.JSONDecodeError, KeyError, AttributeError) as err:
         raise UserError(f"{path / WEIGHTS}: not readable ({err})") from None
-    return record, weights
+    return record, weights | _rebuild(config.get(REBUILT) or {}, record.vocab, path / CONFIG)
+
+
+def _rebuild(spec: dict, vocab: list[str], where: Path) -> dict[str, torch.Tensor]:
+    """The weights a folder names in ``rebuilt_from_vectors``: the vectors of ``vocab[first_token:]``."""
+    if not spec:
+        return {}
+    from textrnn.vectors.embeddings import Embeddings, build_embedding_matrix  # only such folders pay for it
+
+    rebuilt = {}
+    for name, entry in spec.items():
+        try:
+            source, first = str(entry["source"]), int(entry["first_token"])
+        except (TypeError, KeyError, ValueError):
+            raise UserError(f"{where}: {REBUILT}.{name} needs a source and a first_token") from None
+        matrix, _, _ = build_embedding_matrix(Embeddings(source=source), Vocab([PAD, UNK, *vocab[first:]]))
+        rebuilt[name] = matrix[2:]  # without <pad> and <unk>
+    return rebuilt
 
 
 def _read_json(path: Path) -> object:
