@@ -188,3 +188,24 @@ def test_bf16_mixed_precision_trains_both_tasks(task, tiny_tsv, tmp_path):
     with cli.trainer.precision_plugin.forward_context():
         head = cli.model.net.head(torch.zeros(1, cli.model.net.head.in_features))
     assert head.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_without_bfloat16_instructions_is_warned_of(
+    native, tiny_tsv, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    config, data = _tiny_task("char", tiny_tsv, tmp_path)
+    for precision in ("bf16-mixed", "32-true"):
+        caplog.clear()
+        make_cli(["--config", config, *data, f"--trainer.precision={precision}"], run=False)
+        warned = [r.getMessage() for r in caplog.records if "bfloat16 instructions" in r.getMessage()]
+        expected = not native and precision == "bf16-mixed"
+        assert warned == (
+            [
+                "precision bf16-mixed on a CPU without bfloat16 instructions (AVX512-BF16): it may "
+                "train slower than --trainer.precision=32-true"
+            ]
+            if expected
+            else []
+        )

@@ -149,6 +149,14 @@ FIT = [sys.executable, "-m", "textrnn", "fit", "--seed_everything=0", "--trainer
 AWD = [f"--model.init_args.{k}" for k in ("weight_drop=0.3", "embedding_dropout=0.1", "locked_dropout=true")]
 
 
+# the averaged weights and the update count are state too; fixed buffers are copied, not averaged
+EMA = [
+    "--trainer.callbacks+=lightning.pytorch.callbacks.EMAWeightAveraging",
+    "--trainer.callbacks.decay=0.9",
+    "--trainer.callbacks.use_buffers=false",
+]
+
+
 def _resume_args(root: Path, task: str, epochs: int) -> list[str]:
     """The command's arguments; about 0.7 s of training per epoch on one core."""
     logger = root / "logger.yaml"  # a fixed version: the resumed run finds last.ckpt and appends its metrics
@@ -191,7 +199,7 @@ def test_a_killed_fit_resumed_from_last_ends_like_an_uninterrupted_one(task, tmp
     for root in (whole, killed):
         root.mkdir()
     extra = ["--model.init_args.dropout=0.2"]  # random masks: the RNG state must be restored too
-    extra += ["--model.init_args.adversarial=0.5"] if task == "classifier" else AWD
+    extra += ["--model.init_args.adversarial=0.5", *EMA] if task == "classifier" else AWD
     # the uninterrupted run alongside the killed one: the test takes less time
     uninterrupted = subprocess.Popen(
         [*FIT, *_resume_args(whole, task, epochs), *extra],
@@ -221,6 +229,11 @@ def test_a_killed_fit_resumed_from_last_ends_like_an_uninterrupted_one(task, tmp
     print(task, "resumed - uninterrupted:", {k: got[k] - v for k, v in expected.items()})
     assert state.keys() == expected_state.keys()
     assert all(torch.equal(state[k], v) for k, v in expected_state.items())  # in fact bit-identical
+    if task == "classifier":  # state_dict holds the averaged weights, current_model_state the trained ones
+        current, expected_current = got_ckpt["current_model_state"], expected_ckpt["current_model_state"]
+        assert all(torch.equal(current[k], v) for k, v in expected_current.items())
+        assert not torch.equal(state["net.head.weight"], current["net.head.weight"])
+        assert got_ckpt["averaging_state"]["n_averaged"] == got_ckpt["global_step"]
 
 
 def test_the_character_train_loader_resumes_at_the_saved_batch_without_touching_the_global_rng():

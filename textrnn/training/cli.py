@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch import Trainer
+from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
@@ -106,6 +107,7 @@ class TextRNNCLI(LightningCLI):
         to TensorBoard too with ``tensorboard: true``."""
         trainer = super().instantiate_trainer(**kwargs)
         use_atomic_io(trainer.strategy)
+        _warn_of_emulated_bf16(trainer)
         if self._get(self.config_init, "tensorboard"):
             _add_tensorboard(trainer)
         return trainer
@@ -131,6 +133,17 @@ class TextRNNCLI(LightningCLI):
             if isinstance(cb, ModelCheckpoint) and cb.monitor and cb.best_model_path:
                 score = cb.best_model_score
                 print(f"best checkpoint: {cb.best_model_path} ({cb.monitor}={float(score):.4f})")
+
+
+def _warn_of_emulated_bf16(trainer: Trainer) -> None:
+    """Say so when bf16 is asked of a CPU without bfloat16 instructions: there it can be slower than fp32."""
+    native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)()  # AVX512-BF16 (AMX CPUs have it)
+    if "bf16" in str(trainer.precision) and isinstance(trainer.accelerator, CPUAccelerator) and not native:
+        logging.getLogger("textrnn").warning(
+            "precision %s on a CPU without bfloat16 instructions (AVX512-BF16): it may train slower than "
+            "--trainer.precision=32-true",
+            trainer.precision,
+        )
 
 
 class TensorBoardBeside(TensorBoardLogger):
