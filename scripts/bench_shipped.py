@@ -26,7 +26,7 @@ from bench_export import best_seconds
 from make_models import dev_logits
 
 from textrnn.inference.classify import load_classifier
-from textrnn.inference.folder import write_folder
+from textrnn.inference.folder import folder_megabytes, write_folder
 from textrnn.inference.loading import read_model
 from textrnn.inference.record import ModelRecord
 from textrnn.text.vocab import Vocab
@@ -61,7 +61,7 @@ def rebuild_seconds(record: ModelRecord, cache: Path) -> tuple[float, float]:
 def row(name: str, folder: Path, reference: torch.Tensor, labels: torch.Tensor, extra_s: float = 0.0) -> str:
     """One table row: size, load time, dev accuracy and how far the probabilities moved."""
     probs = dev_logits(load_classifier(folder, device="cpu"))[0].softmax(-1)
-    size = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
+    size = folder_megabytes(folder)
     changed = int((probs.argmax(-1) != reference.argmax(-1)).sum())
     accuracy = float((probs.argmax(-1) == labels).float().mean())
     moved = float((probs - reference).abs().max())
@@ -90,7 +90,7 @@ def main() -> None:
             print(row(name, write_folder(Path(tmp) / name.replace(" ", "_"), rec, w), reference, labels))
         stored = keep_added_words(record, weights, 0)  # what rebuild stores: no added rows, no added words
         folder = write_folder(Path(tmp) / "rebuild", *stored)
-        size = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
+        size = folder_megabytes(folder)
         print(f"| rebuild (glove-6b-50d at load) | {size:.1f} | {load_seconds(folder) * 1000:.0f} + "
               f"{first * 1000:.0f} first / {cached * 1000:.0f} cached | same as float32 | 0 | 0 |")  # fmt: skip
 

@@ -28,7 +28,7 @@ from textrnn import load_classifier, load_generator
 from textrnn.inference.calibration import expected_calibration_error, fit_temperature
 from textrnn.inference.classify import Classifier
 from textrnn.inference.ensemble import join_classifiers
-from textrnn.inference.folder import read_folder, write_folder
+from textrnn.inference.folder import folder_megabytes, read_folder, write_folder
 from textrnn.inference.loading import build_net, read_model
 from textrnn.inference.shipped import SHIPPED
 from textrnn.training.cli import make_cli
@@ -194,7 +194,7 @@ def card_facts(name: str, spec: Spec, folder: Path, ckpt: Path, minutes: float) 
         "seeds": spec.seeds,
         "training_minutes": round(minutes, 1),
         "machine": machine(),
-        "size_mb": round(sum(f.stat().st_size for f in folder.iterdir()) / 1e6, 1),
+        "size_mb": round(folder_megabytes(folder), 1),
         "sample": sample,
     }
 

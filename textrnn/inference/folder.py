@@ -109,6 +109,11 @@ def read_folder(path: str | Path) -> tuple[ModelRecord, dict[str, torch.Tensor]]
     return record, weights | _rebuild(config.get(REBUILT) or {}, record.vocab, path / CONFIG)
 
 
+def folder_megabytes(path: str | Path) -> float:
+    """The size of a model folder's files, in MB (10**6 bytes)."""
+    return sum(f.stat().st_size for f in Path(path).iterdir()) / 1e6
+
+
 def _rebuild(spec: dict, vocab: list[str], where: Path) -> dict[str, torch.Tensor]:
     """The weights a folder names in ``rebuilt_from_vectors``: the vectors of ``vocab[first_token:]``."""
     if not spec:

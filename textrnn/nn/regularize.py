@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+from textrnn.nn.recurrent import State
 
 
 def locked_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from textrnn.errors import UserError
+from textrnn.inference.folder import folder_megabytes
 from textrnn.inference.shipped import SHIPPED, card, card_text, shipped_names
 
 
@@ -14,7 +15,7 @@ def table() -> str:
     rows = [("name", "task", "size", "metrics")]
     for name in shipped_names():
         facts = card(name)
-        megabytes = sum(f.stat().st_size for f in (SHIPPED / name).iterdir()) / 1e6
+        megabytes = folder_megabytes(SHIPPED / name)
         metrics = ", ".join(f"{k} {v}" for k, v in facts["headline"].items())
         rows.append((name, facts["task"], f"{megabytes:.1f} MB", metrics))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
