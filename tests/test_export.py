@@ -24,9 +24,14 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:D
 TOLERANCE = 1e-4
 
 
+def words(vocab_size: int) -> list[str]:
+    """A vocabulary of ``vocab_size`` tokens: the specials, then w0, w1, ..."""
+    return ["<pad>", "<unk>", *(f"w{i}" for i in range(vocab_size - 2))]
+
+
 def save_checkpoint(net: torch.nn.Module, task: str, path) -> str:
     """A checkpoint of a plain model, laid out as the Lightning tasks write them."""
-    vocab = ["<pad>", "<unk>", *(f"w{i}" for i in range(net.config.vocab_size - 2))]
+    vocab = words(net.config.vocab_size)
     labels = [f"c{i}" for i in range(net.config.num_classes)] if task == "classification" else None
     record = ModelRecord(task, type(net).__name__, asdict(net.config), vocab, labels)
     state = {f"net.{k}": v for k, v in net.state_dict().items()}
@@ -52,9 +57,11 @@ def exported_logits(path, fmt: str, ids: torch.Tensor, lengths: torch.Tensor) ->
     return torch.jit.load(str(path))(ids, lengths)
 
 
-CLASSIFIERS = [  # cell, cell_impl, bidirectional, num_layers, pooling (with "+static": a static vector channel)
+# cell, cell_impl, bidirectional, num_layers, pooling (+static: fixed vector channel, +chars: char features)
+CLASSIFIERS = [
     ("lstm", "auto", True, 2, "last+attention"),
     ("lstm", "auto", True, 1, "max+mean+static"),
+    ("gru", "auto", True, 1, "max+mean+chars"),
     ("gru", "auto", True, 1, "max+mean"),
     ("rnn_tanh", "auto", False, 2, "last+max"),
     ("lstm", "equations", True, 1, "mean+last"),
@@ -82,12 +89,11 @@ def test_classifier_logits_match_on_a_padded_batch(
     torch.manual_seed(0)
     # rows from 40 on are fixed (as words added from pretrained vectors are): the embedding's other path
     hparams = dict(vocab_size=50, num_classes=3, embedding_dim=8, hidden_size=6, trainable_rows=40)
-    static = pooling.endswith("+static")
-    hparams |= dict(
-        cell=cell, cell_impl=cell_impl, bidirectional=bidirectional, pooling=pooling.removesuffix("+static")
-    )
-    hparams |= dict(num_layers=num_layers, static_vectors=static)
-    net = TextClassifierNet(TextClassifierConfig(**hparams)).eval()
+    static, chars = "+static" in pooling, "+chars" in pooling
+    pooling = pooling.removesuffix("+static").removesuffix("+chars")
+    hparams |= dict(cell=cell, cell_impl=cell_impl, bidirectional=bidirectional, pooling=pooling)
+    hparams |= dict(num_layers=num_layers, static_vectors=static, char_features=5 if chars else 0)
+    net = TextClassifierNet(TextClassifierConfig(**hparams), vocab=words(50)).eval()
     out = export(save_checkpoint(net, "classification", tmp_path / "c.ckpt"), fmt, tmp_path / "m")
     ids, lengths = padded_batch(50, [9, 4, 1, 7, 9])  # batch 5, length 9: unlike the example (2, 3)
     with torch.no_grad():

@@ -6,6 +6,7 @@ import torch
 from textrnn.errors import UserError
 from textrnn.inference.loading import load_model
 from textrnn.nn.classifier import TextClassifierConfig, TextClassifierNet
+from textrnn.nn.spelling import spelling_table
 from textrnn.training.warm_start import warm_start
 
 pytest_plugins = ["test_cli"]
@@ -44,3 +45,19 @@ def test_another_architecture_is_refused(trained):
         warm_start(TextClassifierNet(TextClassifierConfig(**args)), ["<pad>", "<unk>"], str(ckpt))
     with pytest.raises(UserError, match="a char_lm model, not classification"):
         warm_start(new_net(source, 2), ["<pad>", "<unk>"], "shakespeare-char")
+
+
+def test_the_character_cnn_comes_along_and_the_spellings_stay_this_vocabularys(tmp_path):
+    from test_export import save_checkpoint, words
+
+    torch.manual_seed(0)
+    args = dict(vocab_size=6, num_classes=2, embedding_dim=4, hidden_size=5, char_features=3)
+    donor = TextClassifierNet(TextClassifierConfig(**args), vocab=words(6))
+    ckpt = save_checkpoint(donor, "classification", tmp_path / "donor.ckpt")
+    vocab = ["<pad>", "<unk>", "w3", "unseen"]
+    net = TextClassifierNet(TextClassifierConfig(**{**args, "vocab_size": 4, "num_classes": 3}), vocab=vocab)
+    assert warm_start(net, vocab, ckpt) == 2  # <unk>, w3
+    for part in ("chars", "conv"):
+        mine, theirs = getattr(net.spelling, part).state_dict(), getattr(donor.spelling, part).state_dict()
+        assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+    assert torch.equal(net.spelling.spellings, spelling_table(vocab))

@@ -10,6 +10,7 @@ from torch import nn
 from textrnn.nn.embedding import WordEmbedding
 from textrnn.nn.encoder import RNNEncoder
 from textrnn.nn.pooling import Pooling
+from textrnn.nn.spelling import CharWordFeatures
 from textrnn.text.vocab import Vocab
 
 
@@ -37,6 +38,8 @@ class TextClassifierConfig:
             encoder reads ``2 * embedding_dim`` features (:class:`~textrnn.nn.embedding.WordEmbedding`).
         trainable_rows: Rows of the training vocabulary (linked from the data); the rows after them
             (words added from the vectors source) keep their pretrained vectors. None: all rows train.
+        char_features: Join to each word vector this many features read from the word's spelling by a
+            character CNN (:class:`~textrnn.nn.spelling.CharWordFeatures`); 0: off.
     """
 
     vocab_size: int
@@ -54,6 +57,7 @@ class TextClassifierConfig:
     freeze_embeddings: bool = False
     static_vectors: bool = False
     trainable_rows: int | None = None
+    char_features: int = 0
 
 
 class TextClassifierNet(nn.Module):
@@ -62,20 +66,27 @@ class TextClassifierNet(nn.Module):
     Args:
         config: The architecture; ``config.embedding_dim`` is filled in from ``pretrained``.
         pretrained: (vocab_size, embedding_dim) initial word vectors, or None (random rows).
+        vocab: The vocabulary's tokens, spelt for ``char_features``; None: the spellings come with the weights.
     """
 
     config_class = TextClassifierConfig
 
-    def __init__(self, config: TextClassifierConfig, pretrained: torch.Tensor | None = None):
+    def __init__(
+        self,
+        config: TextClassifierConfig,
+        pretrained: torch.Tensor | None = None,
+        vocab: list[str] | None = None,
+    ):
         super().__init__()
         c = self.config = replace(config, embedding_dim=_embedding_dim(config.embedding_dim, pretrained))
         self.word_dropout = c.word_dropout
         self.embedding = WordEmbedding(
             c.vocab_size, c.embedding_dim, pretrained, c.freeze_embeddings, c.trainable_rows, c.static_vectors
         )
+        self.spelling = CharWordFeatures(c.vocab_size, c.char_features, vocab) if c.char_features else None
         self.embedding_dropout = nn.Dropout(c.embedding_dropout)
         self.encoder = RNNEncoder(
-            self.embedding.output_size,
+            self.embedding.output_size + (c.char_features or 0),
             c.hidden_size,
             c.num_layers,
             c.cell,
@@ -96,7 +107,11 @@ class TextClassifierNet(nn.Module):
         if self.training and self.word_dropout > 0:
             dropped = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & (ids != 0)
             ids = ids.masked_fill(dropped, Vocab.unk_id)
-        return self.embedding(ids)
+        return self.lookup(ids)
+
+    def lookup(self, ids: torch.Tensor) -> torch.Tensor:
+        """Word vectors (B, T, E) of ids (B, T), as in evaluation."""
+        return word_vectors(self.embedding, self.spelling, ids)
 
     def read(self, vectors: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits (B, C) from the word vectors (B, T, E) of ids (B, T) (for the padding mask)."""
@@ -104,6 +119,12 @@ class TextClassifierNet(nn.Module):
         outputs, last = self.encoder.encode(x, lengths)  # (B, T, D*H), (B, D*H)
         pooled = self.pooling(outputs, ids != 0, last)  # (B, P)
         return self.head(self.dropout(pooled))  # (B, C)
+
+
+def word_vectors(embedding: nn.Module, spelling: CharWordFeatures | None, ids: torch.Tensor) -> torch.Tensor:
+    """The rows (B, T, E) of ids (B, T), joined to their spelling's features (B, T, E + F) if there is one."""
+    vectors = embedding(ids)
+    return vectors if spelling is None else torch.cat([vectors, spelling(ids)], dim=-1)
 
 
 def _embedding_dim(embedding_dim: int | None, pretrained: torch.Tensor | None) -> int:

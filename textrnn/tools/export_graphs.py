@@ -20,7 +20,7 @@ from torch import nn
 
 from textrnn.nn.cells import RecurrentCell
 from textrnn.nn.char_lm import CharLMNet
-from textrnn.nn.classifier import TextClassifierNet
+from textrnn.nn.classifier import TextClassifierNet, word_vectors
 from textrnn.nn.encoder import FUSED
 from textrnn.nn.recurrent import WEIGHT_NAMES, RecurrentStack, read_unpacked
 
@@ -145,7 +145,8 @@ class ClassifierGraph(nn.Module):
         super().__init__()
         rnn = net.encoder.rnn
         directions, layers = net.encoder.num_directions, rnn.num_layers
-        self.embedding, self.pooling, self.head = net.embedding, net.pooling, net.head
+        self.embedding, self.spelling = net.embedding, net.spelling
+        self.pooling, self.head = net.pooling, net.head
         self.layers = nn.ModuleList(
             nn.ModuleList(layer_copy(rnn, range(layer, layer + 1), d) for d in range(directions))
             for layer in range(layers)
@@ -153,7 +154,7 @@ class ClassifierGraph(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits (B, C) for ids (B, T) padded with 0 and their lengths (B,)."""
-        x = self.embedding(ids).transpose(0, 1)  # (T, B, E)
+        x = word_vectors(self.embedding, self.spelling, ids).transpose(0, 1)  # (T, B, E)
         layers = [[lambda inputs, rnn=rnn: rnn(inputs)[0] for rnn in directions] for directions in self.layers]
         outputs, last = read_unpacked(layers, x, lengths)  # (T, B, D*H), (B, D*H)
         return self.head(self.pooling(outputs.transpose(0, 1), ids != 0, last))

@@ -71,7 +71,7 @@ class TextClassifier(TextTask):
         **net_args: Any,
     ):
         super().__init__(optimizer, scheduler, vocab, grad_clip, grad_clip_max)
-        self.net = TextClassifierNet(TextClassifierConfig(**net_args), pretrained)
+        self.net = TextClassifierNet(TextClassifierConfig(**net_args), pretrained, vocab)
         if adversarial < 0:
             raise ValueError(f"model.adversarial must be 0 (off) or more, not {adversarial}")
         self.adversarial = adversarial

@@ -7,6 +7,8 @@ the head starts afresh.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import torch
 
 from textrnn.errors import UserError
@@ -18,7 +20,8 @@ from textrnn.text.vocab import Vocab
 @torch.no_grad()
 def warm_start(net: TextClassifierNet, vocab: list[str], source: str) -> int:
     """Copy into ``net`` the encoder and pooling of the classifier ``source`` (a checkpoint, a model folder or a
-    shipped model's name), and the embedding row of every word of ``vocab`` that ``source`` knows.
+    shipped model's name), its character CNN if both have ``char_features``, and the embedding row of every
+    word of ``vocab`` that ``source`` knows.
 
     Returns:
         How many embedding rows were copied.
@@ -30,12 +33,13 @@ def warm_start(net: TextClassifierNet, vocab: list[str], source: str) -> int:
     if record.architecture != "TextClassifierNet":
         raise UserError(f"init_from {source}: a {record.architecture}, not a TextClassifierNet")
     donor = build_net(record, weights)
-    for part in ("encoder", "pooling"):
-        theirs, ours = getattr(donor, part).state_dict(), getattr(net, part).state_dict()
+    both_spell = donor.spelling is not None and net.spelling is not None  # the spellings are each vocabulary's
+    for part in ("encoder", "pooling", *(("spelling.chars", "spelling.conv") if both_spell else ())):
+        theirs, ours = attrgetter(part)(donor).state_dict(), attrgetter(part)(net).state_dict()
         shapes = {k: tuple(v.shape) for k, v in theirs.items()}
         if shapes != {k: tuple(v.shape) for k, v in ours.items()}:
             raise UserError(f"init_from {source}: its {part} is not shaped like this model's {part}")
-        getattr(net, part).load_state_dict(theirs)
+        attrgetter(part)(net).load_state_dict(theirs)
     rows, known = donor.embedding.weight, Vocab(record.vocab).stoi
     pairs = [(i, known[token]) for i, token in enumerate(vocab) if token in known and i > 0]
     ours_ids, theirs_ids = (torch.tensor(ids) for ids in zip(*pairs))
