@@ -218,11 +218,12 @@ def training_rows(
     return rows
 
 
-def imdb_like(texts: int, vocab_rows: int, seed: int = 0) -> EncodedTexts:
-    """Random ids with IMDB-like review lengths: lognormal, median 200 tokens, cut at 400 as the recipe."""
+def imdb_like(texts: int, vocab_rows: int, seed: int = 0, max_length: int = IMDB_MAX) -> EncodedTexts:
+    """Random ids with IMDB-like review lengths: lognormal, median 200 tokens, cut at ``max_length`` (the
+    recipe's 400 by default)."""
     gen = torch.Generator().manual_seed(seed)
     lengths = (torch.randn(texts, generator=gen) * 0.7 + torch.tensor(200.0).log()).exp()
-    lengths = lengths.round().clamp(10, IMDB_MAX).long()
+    lengths = lengths.round().clamp(10, max_length).long()
     data = EncodedTexts([], [])  # filled directly: building per-text lists of 6 million ids is slow
     data.lengths = lengths
     data.offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
