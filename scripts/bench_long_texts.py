@@ -14,11 +14,11 @@ Run from the repository root.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 
+import pandas as pd
 import torch
-from bench_training import IMDB_BATCH, PlainLoop, imdb_like, recipe_cli
+from bench_training import IMDB_BATCH, PlainLoop, imdb_lengths, imdb_like, recipe_cli
 from torch.utils.data import DataLoader
 
 from textrnn import load_classifier
@@ -40,7 +40,8 @@ def epoch_seconds(texts: int, cut: int, repeats: int) -> dict:
             loop.step(batch)
         seconds.append(time.perf_counter() - start)
     tokens = int(data.lengths.sum())
-    cut_texts = int((imdb_like(texts, 3, max_length=WHOLE).lengths > cut).sum())  # the same draws, uncut
+    uncut = imdb_lengths(texts, torch.Generator().manual_seed(0), WHOLE)  # imdb_like's draws, before the cut
+    cut_texts = int((uncut > cut).sum())
     best = min(seconds)
     return {
         "cut": cut,
@@ -53,15 +54,14 @@ def epoch_seconds(texts: int, cut: int, repeats: int) -> dict:
 
 def accuracy_rows(model: str, cuts: list[int]) -> list[dict]:
     """Accuracy of ``model`` on SST-2 dev, read whole and cut at each of ``cuts``: all, the longest quarter."""
-    with open("data/sst2/dev.tsv", encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    texts, truth = [r["sentence"] for r in rows], torch.tensor([int(r["label"]) for r in rows])  # 1: positive
-    whole = load_classifier(model, max_tokens=None)
-    lengths = torch.tensor([len(whole.encode(t)) for t in texts], dtype=torch.float)
+    dev = pd.read_csv("data/sst2/dev.tsv", sep="\t", quoting=3)
+    texts, truth = dev["sentence"].tolist(), torch.tensor(dev["label"].tolist())  # 1: positive
+    clf = load_classifier(model, max_tokens=None)
+    lengths = torch.tensor([len(clf.encode(t)) for t in texts], dtype=torch.float)
     longest = lengths >= lengths.quantile(0.75)
     rows = []
     for cut in [None, *cuts]:
-        clf = load_classifier(model, max_tokens=cut)
+        clf.max_tokens = cut  # one model for every cut: read the first ``cut`` tokens of each text
         right = clf.predict_proba(texts).argmax(-1) == truth
         rows.append(
             {

@@ -218,12 +218,16 @@ def training_rows(
     return rows
 
 
-def imdb_like(texts: int, vocab_rows: int, seed: int = 0, max_length: int = IMDB_MAX) -> EncodedTexts:
-    """Random ids with IMDB-like review lengths: lognormal, median 200 tokens, cut at ``max_length`` (the
-    recipe's 400 by default)."""
-    gen = torch.Generator().manual_seed(seed)
+def imdb_lengths(texts: int, gen: torch.Generator, max_length: int = IMDB_MAX) -> torch.Tensor:
+    """IMDB-like review lengths: lognormal, median 200 tokens, cut at ``max_length`` (the recipe's 400)."""
     lengths = (torch.randn(texts, generator=gen) * 0.7 + torch.tensor(200.0).log()).exp()
-    lengths = lengths.round().clamp(10, max_length).long()
+    return lengths.round().clamp(10, max_length).long()
+
+
+def imdb_like(texts: int, vocab_rows: int, seed: int = 0, max_length: int = IMDB_MAX) -> EncodedTexts:
+    """Random ids with :func:`imdb_lengths`."""
+    gen = torch.Generator().manual_seed(seed)
+    lengths = imdb_lengths(texts, gen, max_length)
     data = EncodedTexts([], [])  # filled directly: building per-text lists of 6 million ids is slow
     data.lengths = lengths
     data.offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])

@@ -86,7 +86,7 @@ class TextClassifierNet(nn.Module):
         self.spelling = CharWordFeatures(c.vocab_size, c.char_features, vocab) if c.char_features else None
         self.embedding_dropout = nn.Dropout(c.embedding_dropout)
         self.encoder = RNNEncoder(
-            self.embedding.output_size + (c.char_features or 0),
+            self.embedding.output_size + c.char_features,
             c.hidden_size,
             c.num_layers,
             c.cell,
@@ -107,10 +107,6 @@ class TextClassifierNet(nn.Module):
         if self.training and self.word_dropout > 0:
             dropped = (torch.rand(ids.shape, device=ids.device) < self.word_dropout) & (ids != 0)
             ids = ids.masked_fill(dropped, Vocab.unk_id)
-        return self.lookup(ids)
-
-    def lookup(self, ids: torch.Tensor) -> torch.Tensor:
-        """Word vectors (B, T, E) of ids (B, T), as in evaluation."""
         return word_vectors(self.embedding, self.spelling, ids)
 
     def read(self, vectors: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -35,11 +35,11 @@ def warm_start(net: TextClassifierNet, vocab: list[str], source: str) -> int:
     donor = build_net(record, weights)
     both_spell = donor.spelling is not None and net.spelling is not None  # the spellings are each vocabulary's
     for part in ("encoder", "pooling", *(("spelling.chars", "spelling.conv") if both_spell else ())):
-        theirs, ours = attrgetter(part)(donor).state_dict(), attrgetter(part)(net).state_dict()
+        mine, theirs = attrgetter(part)(net), attrgetter(part)(donor).state_dict()
         shapes = {k: tuple(v.shape) for k, v in theirs.items()}
-        if shapes != {k: tuple(v.shape) for k, v in ours.items()}:
+        if shapes != {k: tuple(v.shape) for k, v in mine.state_dict().items()}:
             raise UserError(f"init_from {source}: its {part} is not shaped like this model's {part}")
-        attrgetter(part)(net).load_state_dict(theirs)
+        mine.load_state_dict(theirs)
     rows, known = donor.embedding.weight, Vocab(record.vocab).stoi
     pairs = [(i, known[token]) for i, token in enumerate(vocab) if token in known and i > 0]
     ours_ids, theirs_ids = (torch.tensor(ids) for ids in zip(*pairs))
