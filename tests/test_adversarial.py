@@ -51,3 +51,24 @@ def test_a_training_step_returns_the_clean_loss_plus_the_adversarial_one(eps):
 def test_a_negative_eps_is_refused():
     with pytest.raises(ValueError, match="adversarial"):
         TextClassifier(adversarial=-1.0, **NET)
+
+
+def test_label_smoothing_moves_both_losses_towards_the_uniform_target():
+    torch.manual_seed(0)
+    module = TextClassifier(adversarial=0.3, label_smoothing=0.2, dropout=0.0, embedding_dropout=0.0, **NET)
+    module.log = lambda *args, **kwargs: None
+    b = batch()
+    got = module.training_step(b, 0)
+    vectors = module.net.embed(b["ids"])
+    logits = module.net.read(vectors, b["ids"], b["lengths"])
+    target = torch.full((3, 3), 0.2 / 3).scatter_add(1, b["labels"].view(-1, 1), torch.full((3, 1), 0.8))
+    clean = -(target * logits.log_softmax(-1)).sum(-1).mean()  # the smoothed target, written out
+    extra = adversarial_loss(module.net, vectors, clean, b, 0.3, module.train_loss)
+    torch.testing.assert_close(got, clean + extra)
+    plain = adversarial_loss(module.net, vectors, clean, b, 0.3)
+    assert not torch.isclose(extra, plain)
+
+
+def test_label_smoothing_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError, match="label_smoothing"):
+        TextClassifier(label_smoothing=1.0, **NET)

@@ -3,6 +3,8 @@ in the direction that raises it most."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -15,9 +17,9 @@ def adversarial_loss(
     loss: torch.Tensor,
     batch: dict,
     eps: float,
-    weight: torch.Tensor | None = None,
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
 ) -> torch.Tensor:
-    """The cross-entropy of the batch read from ``vectors + r``, where ``r`` (B, T, E) is the gradient of
+    """The training loss of the batch read from ``vectors + r``, where ``r`` (B, T, E) is the gradient of
     ``loss`` with respect to ``vectors``, scaled to L2 norm ``eps`` for each text (the fast gradient method).
 
     Args:
@@ -26,9 +28,9 @@ def adversarial_loss(
         loss: The batch's loss on ``vectors``; its graph is kept for the caller's backward pass.
         batch: ``ids``, ``lengths`` and ``labels``.
         eps: The norm of each text's perturbation.
-        weight: Class weights of the loss, as for ``loss``.
+        criterion: The loss of (logits, labels), as for ``loss`` (class weights, label smoothing).
     """
     (grad,) = torch.autograd.grad(loss, vectors, retain_graph=True)
     norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1)  # (B, 1, 1)
     logits = net.read(vectors + eps * grad / norm, batch["ids"], batch["lengths"])
-    return F.cross_entropy(logits, batch["labels"], weight=weight)
+    return criterion(logits, batch["labels"])

@@ -47,6 +47,8 @@ class TextClassifier(TextTask):
         adversarial: Adversarial training (:mod:`textrnn.training.adversarial`): add the loss of each batch
             read from its word vectors moved by this L2 norm per text, in the direction that raises the loss
             most (0: off). Each training step then costs about two.
+        label_smoothing: Train towards ``1 - label_smoothing`` on the true class and the rest spread evenly
+            over all classes (0: off); validation and test losses stay plain cross-entropy.
         pretrained: Initial embedding matrix (kept out of the hyperparameters; linked).
         vocab: The vocabulary's tokens, saved into the checkpoint (linked).
         **net_args: The architecture: the fields of
@@ -66,18 +68,18 @@ class TextClassifier(TextTask):
         init_from: str | None = None,
         class_weights: Literal["balanced"] | list[float] | None = None,
         adversarial: float = 0.0,
+        label_smoothing: float = 0.0,
         pretrained: torch.Tensor | None = None,
         vocab: list[str] | None = None,
         **net_args: Any,
     ):
         super().__init__(optimizer, scheduler, vocab, grad_clip, grad_clip_max)
         self.net = TextClassifierNet(TextClassifierConfig(**net_args), pretrained, vocab)
-        if adversarial < 0:
-            raise ValueError(f"model.adversarial must be 0 (off) or more, not {adversarial}")
+        num_classes = self.net.config.num_classes
+        check_loss_args(adversarial, label_smoothing, class_weights, num_classes)
         self.adversarial = adversarial
         self.save_hyperparameters(ignore=NOT_HPARAMS)
         self.hparams.update(asdict(self.net.config))  # embedding_dim as the vectors set it
-        num_classes = self.net.config.num_classes
         self.hparams.label_names = label_names or [str(i) for i in range(num_classes)]
         self.metrics = torch.nn.ModuleDict(
             {
@@ -90,8 +92,6 @@ class TextClassifier(TextTask):
             }
         )
         self.class_f1 = MulticlassF1Score(num_classes, average=None)  # test: each class's F1
-        if isinstance(class_weights, list) and len(class_weights) != num_classes:
-            raise ValueError(f"model.class_weights: {len(class_weights)} weights for {num_classes} classes")
         weights = torch.tensor(class_weights, dtype=torch.float) if isinstance(class_weights, list) else None
         self.register_buffer("class_weights", weights, persistent=False)  # "balanced": set by setup("fit")
 
@@ -118,11 +118,16 @@ class TextClassifier(TextTask):
         if self.adversarial and not vectors.requires_grad:  # frozen vectors: still perturb them
             vectors.requires_grad_()
         logits = self.net.read(vectors, batch["ids"], batch["lengths"])
-        loss = F.cross_entropy(logits, batch["labels"], weight=self.class_weights)
+        loss = self.train_loss(logits, batch["labels"])
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
         if self.adversarial:
-            loss = loss + adversarial_loss(self.net, vectors, loss, batch, self.adversarial, self.class_weights)
+            loss = loss + adversarial_loss(self.net, vectors, loss, batch, self.adversarial, self.train_loss)
         return loss
+
+    def train_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy with the class weights and label smoothing of training."""
+        smoothing = self.hparams.label_smoothing
+        return F.cross_entropy(logits, labels, weight=self.class_weights, label_smoothing=smoothing)
 
     def _evaluate(self, batch: dict, stage: str) -> torch.Tensor:
         logits = self(batch["ids"], batch["lengths"])
@@ -167,6 +172,18 @@ class TextClassifier(TextTask):
 
 
 SentimentClassifier = TextClassifier  # the name of textrnn 0.1, kept for recipes and code that use it
+
+
+def check_loss_args(
+    adversarial: float, label_smoothing: float, class_weights: str | list[float] | None, num_classes: int
+) -> None:
+    """Refuse training-loss settings out of range, naming the argument."""
+    if adversarial < 0:
+        raise ValueError(f"model.adversarial must be 0 (off) or more, not {adversarial}")
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"model.label_smoothing must be in [0, 1), not {label_smoothing}")
+    if isinstance(class_weights, list) and len(class_weights) != num_classes:
+        raise ValueError(f"model.class_weights: {len(class_weights)} weights for {num_classes} classes")
 
 
 def balanced_weights(data: Any, num_classes: int) -> torch.Tensor:
