@@ -77,7 +77,7 @@ class TextClassifier(TextTask):
         self.net = TextClassifierNet(TextClassifierConfig(**net_args), pretrained, vocab)
         num_classes = self.net.config.num_classes
         check_loss_args(adversarial, label_smoothing, class_weights, num_classes)
-        self.adversarial = adversarial
+        self.adversarial, self.label_smoothing = adversarial, label_smoothing
         self.save_hyperparameters(ignore=NOT_HPARAMS)
         self.hparams.update(asdict(self.net.config))  # embedding_dim as the vectors set it
         self.hparams.label_names = label_names or [str(i) for i in range(num_classes)]
@@ -126,8 +126,7 @@ class TextClassifier(TextTask):
 
     def train_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Cross-entropy with the class weights and label smoothing of training."""
-        smoothing = self.hparams.label_smoothing
-        return F.cross_entropy(logits, labels, weight=self.class_weights, label_smoothing=smoothing)
+        return F.cross_entropy(logits, labels, weight=self.class_weights, label_smoothing=self.label_smoothing)
 
     def _evaluate(self, batch: dict, stage: str) -> torch.Tensor:
         logits = self(batch["ids"], batch["lengths"])
