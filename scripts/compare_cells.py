@@ -71,6 +71,10 @@ TASKS = {
             "data.init_args.seq_len=100",
             "trainer.limit_train_batches=100",
             "trainer.max_time=null",
+            # the recipe's settings when this comparison was measured: float32 (equation cells too), 64 streams
+            "trainer.precision=32-true",
+            "data.init_args.batch_size=64",
+            "model.init_args.dropout=0.1",
         ),
     ),
 }
@@ -110,8 +114,11 @@ def budget(args: argparse.Namespace, task: str) -> list[str]:
     config, epochs = getattr(args, f"config_{task}"), args.epochs or TASKS[task].epochs
     keys = [*TASKS[task].budget, f"trainer.max_epochs={epochs}", *QUIET]
     scheduler = yaml.safe_load(Path(config).read_text())["model"].get("init_args", {}).get("scheduler")
-    if isinstance(scheduler, dict) and "T_max" in scheduler.get("init_args", {}):
+    init = scheduler.get("init_args", {}) if isinstance(scheduler, dict) else {}
+    if "T_max" in init:
         keys.append(f"model.init_args.scheduler.init_args.T_max={epochs}")  # the cosine ends with the budget
+    if init.get("total_steps") == "max_time":  # the cosine ends with the epochs instead of the clock
+        keys.append("model.init_args.scheduler.init_args.total_steps=null")
     keys += [*args.set, *getattr(args, task)]
     return ["--config", config, f"--seed_everything={args.seed_everything}", *(f"--{k}" for k in keys)]
 

@@ -69,7 +69,7 @@ MODELS = {
         config="configs/shakespeare_char_cpu.yaml",
         task="char_lm",
         seeds=[0],
-        summary="A character-level LSTM (1 x 384) that writes in the manner of Tiny Shakespeare.",
+        summary="A character-level LSTM (1 x 512) that writes in the manner of Tiny Shakespeare.",
         use="Generating Shakespeare-like text character by character; a small, fast demonstration model.",
         limits="Learns spelling, layout and local style, not meaning; 65 characters (ASCII), anything else is "
         "read as `<unk>`. Its text is not Shakespeare and may repeat itself.",
@@ -158,8 +158,10 @@ def classifier_metrics(folder: Path) -> dict:
 
 
 def generator_metrics(folder: Path, ckpt: Path, spec: Spec) -> tuple[dict, str]:
-    """The validation loss of ``textrnn validate`` and the sample of the card's command."""
-    cli = make_cli(["validate", "--config", str(REPO / spec.config), f"--ckpt_path={ckpt}"])
+    """The validation loss of ``textrnn validate`` in float32, as the shipped model runs, and the sample of the
+    card's command."""
+    config = str(REPO / spec.config)
+    cli = make_cli(["validate", "--config", config, f"--ckpt_path={ckpt}", "--trainer.precision=32-true"])
     loss = float(cli.trainer.callback_metrics["val_loss"])
     text = load_generator(folder, device="cpu").generate(
         PROMPT, SAMPLE_LENGTH, seed=SAMPLE_SEED, temperature=SAMPLE_TEMPERATURE

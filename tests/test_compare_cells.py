@@ -31,7 +31,8 @@ def report(tiny_tsv, tmp_path):
     argv += ["--sst2", f"data.init_args.train={tiny_tsv['train']}"]
     argv += ["--sst2", f"data.init_args.validation={tiny_tsv['validation']}"]
     argv += ["--char", f"data.init_args.files=[{text}]", "--char", "model.init_args.hidden_size=16"]
-    argv += ["--char", "data.init_args.seq_len=16", "--set", "trainer.accelerator=cpu"]
+    argv += ["--char", "data.init_args.seq_len=16", "--char", "data.init_args.batch_size=4"]
+    argv += ["--set", "trainer.accelerator=cpu"]
     printed = load_script().main(argv)
     return out, png, printed
 
@@ -81,7 +82,8 @@ def test_compare_cells_reports_every_task_and_variant(report):
     check_params(rows)
     # every variant of a task got the same budget: the script's, then the command line's overrides
     char_budget = data["meta"]["budget"]["char"]
-    assert "--trainer.max_epochs=1" in char_budget and char_budget[-1] == "--data.init_args.seq_len=16"
+    assert "--trainer.max_epochs=1" in char_budget
+    assert char_budget[-2:] == ["--data.init_args.seq_len=16", "--data.init_args.batch_size=4"]
     md = (out / "compare_cells.md").read_text()
     assert md == printed
     check_markdown(md, rows)

@@ -1,5 +1,6 @@
 """WarmupCosine: its learning rates, its length from the Trainer, and its state across a resume."""
 
+import json
 import math
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 from conftest import REPO
 
 from textrnn import WarmupCosine
+from textrnn.errors import UserError
 from textrnn.training.cli import make_cli
 
 
@@ -58,3 +60,42 @@ def test_a_fit_sets_the_length_from_the_trainer_and_steps_per_batch(tmp_path):
     assert schedule.interval == "step"
     assert schedule.scheduler.total_steps == cli.trainer.global_step > 3  # set from the Trainer's estimate
     assert schedule.scheduler.get_last_lr()[0] == pytest.approx(0.01 * 0.1)  # the recipe's lr, at the floor
+
+
+def test_fitting_to_time_ends_the_cosine_where_the_speed_so_far_says_the_time_runs_out():
+    optimiser = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = WarmupCosine(optimiser, total_steps="max_time")
+    assert scheduler.until_max_time and scheduler.total_steps is None
+    scheduler.fit_to_time(steps_done=100, elapsed=10.0, remaining=20.0, most_steps=10_000)
+    assert scheduler.total_steps == 300  # 10 steps a second for 20 more seconds
+    scheduler.fit_to_time(steps_done=100, elapsed=10.0, remaining=20.0, most_steps=250)
+    assert scheduler.total_steps == 250  # max_epochs ends the fit first
+    scheduler.fit_to_time(steps_done=120, elapsed=30.5, remaining=-0.5, most_steps=10_000)
+    assert scheduler.total_steps == 120  # out of time: at the floor now
+
+
+def test_a_fit_with_max_time_anneals_to_the_floor_when_the_clock_stops_it(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("To be, or not to be, that is the question.\n" * 30, encoding="utf-8")
+    init = {"total_steps": "max_time", "min_lr_ratio": 0.1}
+    scheduler = json.dumps({"class_path": "textrnn.WarmupCosine", "init_args": init})
+    cli = make_cli(
+        ["fit", "--config", str(REPO / "tests/assets/tiny_char.yaml"), f"--data.files=[{text}]"]
+        + [f"--model.scheduler={scheduler}", "--trainer.max_epochs=-1", "--trainer.max_time=00:00:00:03"]
+        + [f"--trainer.default_root_dir={tmp_path}"]
+    )
+    schedule = cli.trainer.lr_scheduler_configs[0].scheduler
+    assert cli.trainer.current_epoch > 2  # the clock, not the epochs, ended it
+    assert schedule.total_steps == cli.trainer.global_step  # the cosine's end moved to the last step
+    assert schedule.get_last_lr()[0] == pytest.approx(0.01 * 0.1)
+
+
+def test_max_time_schedule_without_max_time_is_refused(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("To be, or not to be.\n" * 30, encoding="utf-8")
+    scheduler = '{"class_path": "textrnn.WarmupCosine", "init_args": {"total_steps": "max_time"}}'
+    with pytest.raises(UserError, match="needs trainer.max_time"):
+        make_cli(
+            ["fit", "--config", str(REPO / "tests/assets/tiny_char.yaml"), f"--data.files=[{text}]"]
+            + [f"--model.scheduler={scheduler}", f"--trainer.default_root_dir={tmp_path}"]
+        )

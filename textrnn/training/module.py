@@ -12,7 +12,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.trainer.states import TrainerFn
 
@@ -64,10 +64,29 @@ class TextTask(pl.LightningModule):
             return optimizer
         scheduler = self.scheduler(optimizer)
         if getattr(scheduler, "interval", "epoch") == "step":  # a per-batch schedule (WarmupCosine)
+            if getattr(scheduler, "until_max_time", False) and self._timer() is None:
+                raise UserError("model.scheduler: total_steps: max_time needs trainer.max_time")
             if scheduler.total_steps is None:
-                scheduler.total_steps = int(self.trainer.estimated_stepping_batches)
+                scheduler.total_steps = self._most_steps()
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def _most_steps(self) -> int:
+        """The optimiser steps the fit takes at most; without an epoch or step limit (max_time alone), a bound
+        that is never reached."""
+        return int(min(self.trainer.estimated_stepping_batches, 2**62))
+
+    def _timer(self) -> Timer | None:
+        """The Trainer's clock when it has a ``max_time``."""
+        timers = (cb for cb in self.trainer.callbacks if isinstance(cb, Timer))
+        return next((timer for timer in timers if timer.time_remaining() is not None), None)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        scheduler = self.lr_schedulers()
+        if getattr(scheduler, "until_max_time", False):  # a cosine that ends with trainer.max_time
+            timer = self._timer()
+            steps, elapsed, remaining = self.global_step, timer.time_elapsed(), timer.time_remaining()
+            scheduler.fit_to_time(steps, elapsed, remaining, self._most_steps())
 
     def on_before_backward(self, loss: torch.Tensor) -> None:
         self._train_loss = loss.detach()  # checked with the gradients, before the optimiser uses them
