@@ -81,7 +81,7 @@ class TextTask(pl.LightningModule):
         timers = (cb for cb in self.trainer.callbacks if isinstance(cb, Timer))
         return next((timer for timer in timers if timer.time_remaining() is not None), None)
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+    def on_train_batch_end(self, outputs: object, batch: object, batch_idx: int) -> None:
         scheduler = self.lr_schedulers()
         if getattr(scheduler, "until_max_time", False):  # a cosine that ends with trainer.max_time
             timer = self._timer()
