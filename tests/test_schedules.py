@@ -87,7 +87,9 @@ def test_a_fit_with_max_time_anneals_to_the_floor_when_the_clock_stops_it(tmp_pa
     schedule = cli.trainer.lr_scheduler_configs[0].scheduler
     assert cli.trainer.current_epoch > 2  # the clock, not the epochs, ended it
     assert schedule.total_steps == cli.trainer.global_step  # the cosine's end moved to the last step
-    assert schedule.get_last_lr()[0] == pytest.approx(0.01 * 0.1)
+    # Lightning steps the schedule before the batch-end hook that sees the clock run out, so the last rate comes
+    # from the estimate one batch earlier: at the floor, or a hair above it
+    assert schedule.get_last_lr()[0] == pytest.approx(0.01 * 0.1, rel=0.01)
 
 
 def test_max_time_schedule_without_max_time_is_refused(tmp_path):
