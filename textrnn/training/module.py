@@ -57,6 +57,7 @@ class TextTask(pl.LightningModule):
                 raise ValueError(f"grad_clip_max must be positive, not {grad_clip_max}")
         self.grad_clip, self.grad_clip_max = grad_clip, grad_clip_max
         self._first_bad: torch.Tensor | None = None  # (step, loss, grad norm) of the first non-finite step
+        self._clock: tuple[Timer, int] | None = None  # a WarmupCosine fitted to max_time: its timer, step cap
 
     def configure_optimizers(self):
         optimizer = self.optimizer(p for p in self.parameters() if p.requires_grad)
@@ -64,17 +65,15 @@ class TextTask(pl.LightningModule):
             return optimizer
         scheduler = self.scheduler(optimizer)
         if getattr(scheduler, "interval", "epoch") == "step":  # a per-batch schedule (WarmupCosine)
-            if getattr(scheduler, "until_max_time", False) and self._timer() is None:
-                raise UserError("model.scheduler: total_steps: max_time needs trainer.max_time")
+            most_steps = int(min(self.trainer.estimated_stepping_batches, 2**62))  # 2**62: max_time alone
+            if getattr(scheduler, "until_max_time", False):
+                self._clock = (self._timer(), most_steps)  # looked up once, read after every batch
+                if self._clock[0] is None:
+                    raise UserError("model.scheduler: total_steps: max_time needs trainer.max_time")
             if scheduler.total_steps is None:
-                scheduler.total_steps = self._most_steps()
+                scheduler.total_steps = most_steps
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
-
-    def _most_steps(self) -> int:
-        """The optimiser steps the fit takes at most; without an epoch or step limit (max_time alone), a bound
-        that is never reached."""
-        return int(min(self.trainer.estimated_stepping_batches, 2**62))
 
     def _timer(self) -> Timer | None:
         """The Trainer's clock when it has a ``max_time``."""
@@ -82,11 +81,10 @@ class TextTask(pl.LightningModule):
         return next((timer for timer in timers if timer.time_remaining() is not None), None)
 
     def on_train_batch_end(self, outputs: object, batch: object, batch_idx: int) -> None:
-        scheduler = self.lr_schedulers()
-        if getattr(scheduler, "until_max_time", False):  # a cosine that ends with trainer.max_time
-            timer = self._timer()
+        if self._clock is not None:  # a cosine that ends with trainer.max_time
+            timer, most_steps = self._clock
             steps, elapsed, remaining = self.global_step, timer.time_elapsed(), timer.time_remaining()
-            scheduler.fit_to_time(steps, elapsed, remaining, self._most_steps())
+            self.lr_schedulers().fit_to_time(steps, elapsed, remaining, most_steps)
 
     def on_before_backward(self, loss: torch.Tensor) -> None:
         self._train_loss = loss.detach()  # checked with the gradients, before the optimiser uses them
