@@ -49,6 +49,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--threads", type=int, help="OMP_NUM_THREADS of each run (default: cores / parallel)")
     add("--out", type=Path, default=Path("runs/compare_recipes"))
     add("--report", action="store_true", help="train nothing: report the runs that finished")
+    add("--ylim", nargs=2, type=float, metavar=("LOW", "HIGH"), help="the chart's vertical range")
     return parser.parse_args(argv)
 
 
@@ -146,8 +147,11 @@ def markdown(meta: dict, rows: list[dict], monitor: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(runs: list[dict], path: Path) -> None:
-    """The metric against minutes: per variant, a faint line per seed and a thick one for their mean."""
+def plot(runs: list[dict], path: Path, ylim: tuple[float, float] | None = None) -> tuple[float, float]:
+    """The metric against minutes: per variant, a faint line per seed and a thick one for their mean.
+
+    Returns the vertical range drawn: ``ylim``, where given (to show where close curves part), else all values.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -167,9 +171,13 @@ def plot(runs: list[dict], path: Path) -> None:
     ax.set_ylabel("dev accuracy ↑" if monitor == "val_acc" else "validation loss, nats/char ↓")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    if ylim:
+        ax.set_ylim(*ylim)
+    drawn = ax.get_ylim()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return drawn
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -192,7 +200,7 @@ def main(argv: list[str] | None = None) -> str:
     (args.out / "compare_recipes.md").write_text(text, encoding="utf-8")
     report = {"meta": meta, "variants": rows, "runs": runs}
     (args.out / "compare_recipes.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    plot(runs, args.out / "compare_recipes.png")
+    plot(runs, args.out / "compare_recipes.png", args.ylim)
     print("\n" + text)
     return text
 

@@ -38,3 +38,7 @@ def test_variants_train_in_parallel_are_tabulated_and_not_trained_twice(tiny_tsv
     stamps = {p: p.stat().st_mtime for p in out.rglob("metrics.csv")}
     assert compare_recipes.main(argv) == printed
     assert {p: p.stat().st_mtime for p in out.rglob("metrics.csv")} == stamps
+    values = [v for run in report["runs"] for _, v in run["curve"]]
+    low, high = compare_recipes.plot(report["runs"], tmp_path / "all.png")
+    assert low <= min(values) and max(values) <= high  # by default the chart shows every value
+    assert compare_recipes.plot(report["runs"], tmp_path / "zoom.png", (0.25, 0.75)) == (0.25, 0.75)
