@@ -61,15 +61,17 @@ class TextTask(pl.LightningModule):
 
     def configure_optimizers(self):
         optimizer = self.optimizer(p for p in self.parameters() if p.requires_grad)
+        self._clock = None  # not a previous fit's
         if self.scheduler is None:
             return optimizer
         scheduler = self.scheduler(optimizer)
         if getattr(scheduler, "interval", "epoch") == "step":  # a per-batch schedule (WarmupCosine)
             most_steps = int(min(self.trainer.estimated_stepping_batches, 2**62))  # 2**62: max_time alone
             if getattr(scheduler, "until_max_time", False):
-                self._clock = (self._timer(), most_steps)  # looked up once, read after every batch
-                if self._clock[0] is None:
+                timer = self._timer()
+                if timer is None:
                     raise UserError("model.scheduler: total_steps: max_time needs trainer.max_time")
+                self._clock = (timer, most_steps)  # looked up once, read after every batch
             if scheduler.total_steps is None:
                 scheduler.total_steps = most_steps
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
