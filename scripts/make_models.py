@@ -69,7 +69,7 @@ MODELS = {
         config="configs/shakespeare_char_cpu.yaml",
         task="char_lm",
         seeds=[0],
-        summary="A character-level LSTM (1 x 512) that writes in the manner of Tiny Shakespeare.",
+        summary="A character-level LSTM (1 x 640) that writes in the manner of Tiny Shakespeare.",
         use="Generating Shakespeare-like text character by character; a small, fast demonstration model.",
         limits="Learns spelling, layout and local style, not meaning; 65 characters (ASCII), anything else is "
         "read as `<unk>`. Its text is not Shakespeare and may repeat itself.",
