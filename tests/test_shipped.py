@@ -11,6 +11,7 @@ from conftest import REPO
 
 from textrnn import Classifier, Generator, from_pretrained, load_classifier, load_generator
 from textrnn.errors import UserError
+from textrnn.inference.folder import read_folder
 from textrnn.inference.shipped import SHIPPED, card, card_text, resolve, shipped_names
 from textrnn.tools.models import table
 
@@ -65,6 +66,14 @@ def test_the_shipped_generator_writes_its_golden_text_twice():
     first, second = run(*args, "--seed", "1"), run(*args, "--seed", "1")
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout == "ROMEO:" + facts["sample"] + "\n"
+
+
+def test_the_generator_stored_in_float16_runs_in_float32_with_the_stored_values():
+    stored = read_folder(SHIPPED / "shakespeare-char")[1]
+    net = load_generator("shakespeare-char", device="cpu").net
+    assert {w.dtype for w in stored.values()} == {torch.float16}
+    for name, param in net.state_dict().items():
+        assert param.dtype == torch.float32 and torch.equal(param, stored[name].float()), name
 
 
 def test_names_work_wherever_a_model_path_does(tmp_path):
